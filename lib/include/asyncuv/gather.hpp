@@ -1,0 +1,222 @@
+// asyncuv/gather.hpp — asyncio.gather().
+//
+// gather(a(), b()) runs its children concurrently and returns their results
+// in argument order: a std::tuple for the variadic form, a std::vector for a
+// range. Coros become tasks when the gather first runs (gather is itself a
+// lazy Coro); Tasks are used as they are. As in asyncio the first failure
+// propagates at once while the siblings keep running, and cancelling the
+// gather cancels every child. gather(return_exceptions, ...) never throws for
+// a child: each result is an Outcome<T>.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <ranges>
+#include <tuple>
+#include <type_traits>
+#include <variant>
+#include <vector>
+
+#include "outcome.hpp"
+#include "tasks.hpp"
+
+namespace asyncuv {
+
+struct return_exceptions_t {
+  explicit constexpr return_exceptions_t() = default;
+};
+inline constexpr return_exceptions_t return_exceptions{};
+
+namespace detail {
+
+template <class A>
+struct awaitable_traits;
+template <class T>
+struct awaitable_traits<Coro<T>> {
+  using type = T;
+};
+template <class T>
+struct awaitable_traits<Task<T>> {
+  using type = T;
+};
+template <class A>
+using awaited_t = typename awaitable_traits<std::remove_cvref_t<A>>::type;
+
+template <class A>
+concept CoroOrTask = requires { typename awaitable_traits<std::remove_cvref_t<A>>::type; };
+
+// Python's list of None for void children.
+template <class T>
+using gathered_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+
+// The one suspension of a gather: counts children down and wakes the
+// awaiting task when all are done, or at the first failure.
+class GatherWait : Suspension {
+public:
+  GatherWait(std::vector<TaskCore*> children, bool return_exceptions);
+  GatherWait(GatherWait&&) = delete;
+  ~GatherWait();
+  bool await_ready() const noexcept { return signalled_; }
+  void await_suspend(std::coroutine_handle<> h);
+  void await_resume();
+
+private:
+  struct Node : Listener {
+    GatherWait* owner = nullptr;
+    TaskCore* child = nullptr;
+  };
+  static void on_child_done(Listener* l, TaskCore& child) noexcept;
+  static bool on_cancel(Suspension* s) noexcept;
+  void note_done(TaskCore& child) noexcept;
+
+  std::vector<TaskCore*> children_;
+  std::unique_ptr<Node[]> nodes_;  // one per child still pending at suspend
+  std::size_t pending_nodes_ = 0;
+  std::size_t pending_ = 0;
+  std::exception_ptr error_;
+  bool return_exceptions_;
+  bool signalled_ = false;  // the awaiter has been (or need not be) woken
+  bool cancel_requested_ = false;
+};
+
+template <class T>
+gathered_t<T> value_of(const Task<T>& t) {
+  if constexpr (std::is_void_v<T>) {
+    return {};
+  } else {
+    return *t.promise()->value;
+  }
+}
+
+template <class T>
+Outcome<T> outcome_of(const Task<T>& t) {
+  auto* p = t.promise();
+  if (auto e = p->outcome_error()) return Outcome<T>(e);
+  if constexpr (std::is_void_v<T>) {
+    return Outcome<void>();
+  } else {
+    return Outcome<T>(*p->value);
+  }
+}
+
+template <class... T>
+Coro<std::tuple<gathered_t<T>...>> gather_tasks(Task<T>... tasks) {
+  // (A named vector: g++ 12 rejects an initializer list inside co_await.)
+  std::vector<TaskCore*> cores{tasks.promise()...};
+  co_await GatherWait(std::move(cores), false);
+  co_return std::tuple<gathered_t<T>...>{value_of(tasks)...};
+}
+
+template <class... T>
+Coro<std::tuple<Outcome<T>...>> gather_outcomes(Task<T>... tasks) {
+  // (A named vector: g++ 12 rejects an initializer list inside co_await.)
+  std::vector<TaskCore*> cores{tasks.promise()...};
+  co_await GatherWait(std::move(cores), true);
+  co_return std::tuple<Outcome<T>...>{outcome_of(tasks)...};
+}
+
+template <class T>
+std::vector<TaskCore*> cores_of(const std::vector<Task<T>>& tasks) {
+  std::vector<TaskCore*> cores;
+  cores.reserve(tasks.size());
+  for (const auto& t : tasks) cores.push_back(t.promise());
+  return cores;
+}
+
+template <class T>
+Coro<std::vector<gathered_t<T>>> gather_range(std::vector<Task<T>> tasks) {
+  co_await GatherWait(cores_of(tasks), false);
+  std::vector<gathered_t<T>> out;
+  out.reserve(tasks.size());
+  for (const auto& t : tasks) out.push_back(value_of(t));
+  co_return out;
+}
+
+template <class T>
+Coro<std::vector<Outcome<T>>> gather_range_outcomes(std::vector<Task<T>> tasks) {
+  co_await GatherWait(cores_of(tasks), true);
+  std::vector<Outcome<T>> out;
+  out.reserve(tasks.size());
+  for (const auto& t : tasks) out.push_back(outcome_of(t));
+  co_return out;
+}
+
+// Children become tasks only when the gather starts, as asyncio's gather
+// wraps its coroutines when it is called (and our gather is called lazily).
+template <class T>
+Coro<std::vector<gathered_t<T>>> gather_coros(std::vector<Coro<T>> coros) {
+  std::vector<Task<T>> tasks;
+  tasks.reserve(coros.size());
+  for (auto& c : coros) tasks.push_back(create_task(std::move(c)));
+  co_return co_await gather_range(std::move(tasks));
+}
+
+template <class T>
+Coro<std::vector<Outcome<T>>> gather_coros_outcomes(std::vector<Coro<T>> coros) {
+  std::vector<Task<T>> tasks;
+  tasks.reserve(coros.size());
+  for (auto& c : coros) tasks.push_back(create_task(std::move(c)));
+  co_return co_await gather_range_outcomes(std::move(tasks));
+}
+
+template <class... A>
+Coro<std::tuple<gathered_t<awaited_t<A>>...>> gather_mixed(A... aws) {
+  co_return co_await gather_tasks(ensure_task(std::move(aws))...);
+}
+
+template <class... A>
+Coro<std::tuple<Outcome<awaited_t<A>>...>> gather_mixed_outcomes(A... aws) {
+  co_return co_await gather_outcomes(ensure_task(std::move(aws))...);
+}
+
+template <class R>
+concept TaskRange = std::ranges::input_range<R> &&
+                    requires { typename std::ranges::range_value_t<R>::promise_type; } &&
+                    std::is_same_v<std::ranges::range_value_t<R>,
+                                   Task<typename std::ranges::range_value_t<R>::value_type>>;
+
+template <TaskRange R>
+auto copy_tasks(const R& range) {
+  using TaskT = std::ranges::range_value_t<R>;
+  std::vector<TaskT> tasks;
+  for (const auto& t : range) tasks.push_back(t);
+  return tasks;
+}
+
+}  // namespace detail
+
+// auto [x, y] = co_await gather(a(), b());   (Coros and Tasks, mixed)
+template <class... A>
+  requires(detail::CoroOrTask<A> && ...)
+auto gather(A&&... aws) {
+  return detail::gather_mixed(std::remove_cvref_t<A>(std::forward<A>(aws))...);
+}
+
+// auto [x, y] = co_await gather(return_exceptions, a(), b());  (Outcomes)
+template <class... A>
+  requires(detail::CoroOrTask<A> && ...)
+auto gather(return_exceptions_t, A&&... aws) {
+  return detail::gather_mixed_outcomes(std::remove_cvref_t<A>(std::forward<A>(aws))...);
+}
+
+// std::vector<T> v = co_await gather(std::move(coros));
+template <class T>
+Coro<std::vector<detail::gathered_t<T>>> gather(std::vector<Coro<T>>&& coros) {
+  return detail::gather_coros(std::move(coros));
+}
+template <class T>
+Coro<std::vector<Outcome<T>>> gather(return_exceptions_t, std::vector<Coro<T>>&& coros) {
+  return detail::gather_coros_outcomes(std::move(coros));
+}
+
+// std::vector<T> v = co_await gather(tasks);  (any range of Task<T>, copied)
+template <detail::TaskRange R>
+auto gather(const R& tasks) {
+  return detail::gather_range(detail::copy_tasks(tasks));
+}
+template <detail::TaskRange R>
+auto gather(return_exceptions_t, const R& tasks) {
+  return detail::gather_range_outcomes(detail::copy_tasks(tasks));
+}
+
+}  // namespace asyncuv

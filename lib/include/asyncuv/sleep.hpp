@@ -1,0 +1,96 @@
+// asyncuv/sleep.hpp — asyncio.sleep().
+//
+// The awaiter is itself the timer entry (it lives in the sleeping coroutine's
+// frame), so a sleep costs no allocation and no libuv handle: the loop keeps
+// one heap of deadlines behind a single uv_timer_t. A delay <= 0 yields to the
+// loop once without a timer, as asyncio does; any positive delay, however
+// small, waits for the timer and never wakes early.
+#pragma once
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+#include <utility>
+
+#include "tasks.hpp"
+
+namespace asyncuv {
+namespace detail {
+
+class SleepBase : protected Suspension, protected TimerEntry {
+protected:
+  // delay_ns <= 0 means "yield once".
+  explicit SleepBase(std::int64_t delay_ns) noexcept : delay_ns_(delay_ns) {}
+  SleepBase(SleepBase&& o) noexcept : delay_ns_(o.delay_ns_) {}
+  ~SleepBase();
+  void suspend(std::coroutine_handle<> h);
+  void resumed() { running_task().throw_if_cancelled(); }
+
+private:
+  static void on_fire(TimerEntry* e) noexcept;
+  static bool on_cancel(Suspension* s) noexcept;
+  std::int64_t delay_ns_;
+};
+
+std::int64_t seconds_to_ns(double seconds);
+
+template <class Rep, class Period>
+std::int64_t duration_to_ns(std::chrono::duration<Rep, Period> d) {
+  using namespace std::chrono;
+  if constexpr (std::is_floating_point_v<Rep>) {
+    return seconds_to_ns(duration<double>(d).count());
+  } else {
+    if (d <= d.zero()) return 0;
+    if (d >= duration_cast<duration<Rep, Period>>(nanoseconds::max())) return std::numeric_limits<std::int64_t>::max();
+    return ceil<nanoseconds>(d).count();  // sub-nanosecond remainders round up
+  }
+}
+
+}  // namespace detail
+
+template <class T>
+class [[nodiscard]] SleepAwaiter : detail::SleepBase {
+public:
+  SleepAwaiter(std::int64_t delay_ns, T value) : SleepBase(delay_ns), value_(std::move(value)) {}
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) { suspend(h); }
+  T await_resume() {
+    resumed();
+    return std::move(value_);
+  }
+
+private:
+  T value_;
+};
+
+template <>
+class [[nodiscard]] SleepAwaiter<void> : detail::SleepBase {
+public:
+  explicit SleepAwaiter(std::int64_t delay_ns) noexcept : SleepBase(delay_ns) {}
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) { suspend(h); }
+  void await_resume() { resumed(); }
+};
+
+// co_await sleep(0.5); co_await sleep(0); co_await sleep(-1);
+inline SleepAwaiter<void> sleep(double seconds) { return SleepAwaiter<void>(detail::seconds_to_ns(seconds)); }
+
+// co_await sleep(500ms);
+template <class Rep, class Period>
+SleepAwaiter<void> sleep(std::chrono::duration<Rep, Period> d) {
+  return SleepAwaiter<void>(detail::duration_to_ns(d));
+}
+
+// auto v = co_await sleep(1.0, value);  (asyncio.sleep(1, result=value))
+template <class T>
+SleepAwaiter<std::decay_t<T>> sleep(double seconds, T&& value) {
+  return {detail::seconds_to_ns(seconds), std::forward<T>(value)};
+}
+template <class Rep, class Period, class T>
+SleepAwaiter<std::decay_t<T>> sleep(std::chrono::duration<Rep, Period> d, T&& value) {
+  return {detail::duration_to_ns(d), std::forward<T>(value)};
+}
+
+}  // namespace asyncuv

@@ -1,0 +1,176 @@
+// asyncuv/tasks.hpp — Task<T> and create_task (asyncio.tasks).
+//
+// A Task is a cheap, copyable handle on a coroutine frame that the loop
+// drives on its own. Like asyncio it starts on the next loop iteration, can be
+// awaited by any number of awaiters before or after it finishes, and keeps its
+// outcome for as long as a handle exists. Unlike asyncio the loop holds a
+// reference while it is unfinished, so a fire-and-forget task is never lost.
+#pragma once
+
+#include <exception>
+#include <functional>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "coroutines.hpp"
+
+namespace asyncuv {
+
+template <class T = void>
+class Task;
+
+namespace detail {
+
+// The task that is running now (asyncio.current_task()); throws when none.
+TaskCore& running_task();
+
+// Wakes the awaiting task when the awaited task finishes; cancelling the
+// awaiter cancels the awaited task (asyncio's behaviour, shield() aside).
+class TaskAwaitBase : protected Suspension, protected Listener {
+protected:
+  explicit TaskAwaitBase(TaskCore* target) noexcept : target_(target) {}
+  TaskAwaitBase(TaskAwaitBase&& o) noexcept : target_(o.target_) {}
+  ~TaskAwaitBase() {
+    if (registered_) target_->remove_listener(this);
+  }
+  bool ready() const noexcept { return target_->done(); }
+  void suspend(std::coroutine_handle<> h);
+  void resumed();  // unregisters, delivers a cancel, marks retrieved
+
+  TaskCore* target_;
+
+private:
+  static void on_target_done(Listener* l, TaskCore&) noexcept;
+  static bool on_cancel(Suspension* s) noexcept;
+  bool registered_ = false;
+};
+
+// Runs a user's done callback through the loop (call_soon), never inline.
+struct CallbackNode : ReadyNode {
+  std::function<void()> fn;
+  explicit CallbackNode(std::function<void()> f);
+  static void run_and_delete(ReadyNode* n) noexcept;
+};
+
+// Schedules `fn` on the running loop (asyncio's loop.call_soon).
+void call_soon(std::function<void()> fn);
+
+struct DoneCallbackListener : Listener {
+  std::function<void(TaskCore&)> fn;
+  explicit DoneCallbackListener(std::function<void(TaskCore&)> f);
+  static void fire(Listener* l, TaskCore&) noexcept;
+};
+
+}  // namespace detail
+
+template <class T>
+class Task {
+public:
+  using value_type = T;
+  using promise_type = detail::Promise<T>;
+
+  Task() noexcept = default;
+  explicit Task(promise_type* p) noexcept : p_(p) {
+    if (p_) p_->incref();
+  }
+  Task(const Task& o) noexcept : Task(o.p_) {}
+  Task(Task&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+  Task& operator=(Task o) noexcept {
+    std::swap(p_, o.p_);
+    return *this;
+  }
+  ~Task() {
+    if (p_) p_->decref();
+  }
+
+  bool valid() const noexcept { return p_ != nullptr; }
+  bool done() const { return core().done(); }
+  bool cancelled() const { return core().state == detail::TaskCore::State::cancelled; }
+  bool cancel() { return core().cancel(); }
+  std::string get_name() const { return core().name(); }
+  void set_name(std::string name) { core().set_name(std::move(name)); }
+
+  // The value; rethrows the task's exception; CancelledError if cancelled;
+  // InvalidStateError while pending.
+  decltype(auto) result() const {
+    core().check_result();
+    if constexpr (!std::is_void_v<T>) return static_cast<const T&>(*p_->value);
+  }
+  // Null when the task succeeded; CancelledError if cancelled;
+  // InvalidStateError while pending.
+  std::exception_ptr exception() const {
+    if (!core().done()) throw InvalidStateError("Exception is not set.");
+    if (cancelled()) throw CancelledError();
+    p_->retrieved = true;
+    return p_->error;
+  }
+
+  // f(const Task<T>&) runs through the loop once the task is done, in
+  // registration order; added to a done task it runs on the next iteration.
+  template <class F>
+  void add_done_callback(F f) {
+    auto& c = core();
+    auto schedule = [f = std::move(f)](promise_type* p) mutable {
+      detail::call_soon([f, t = Task(p)]() mutable { f(static_cast<const Task&>(t)); });
+    };
+    if (c.done()) {
+      schedule(p_);
+    } else {
+      // The listener holds no reference: a pending task destroyed at
+      // teardown must not be kept alive by its own callback.
+      c.add_listener(new detail::DoneCallbackListener(
+          [s = std::move(schedule)](detail::TaskCore& done) mutable { s(static_cast<promise_type*>(&done)); }));
+    }
+  }
+
+  class Awaiter : detail::TaskAwaitBase {
+  public:
+    explicit Awaiter(promise_type* p) noexcept : TaskAwaitBase(p) {}
+    bool await_ready() const noexcept { return ready(); }
+    void await_suspend(std::coroutine_handle<> h) { suspend(h); }
+    T await_resume() {
+      resumed();
+      auto* p = static_cast<promise_type*>(target_);
+      p->check_result();
+      if constexpr (!std::is_void_v<T>) return *p->value;
+    }
+  };
+  Awaiter operator co_await() const { return Awaiter(&core_promise()); }
+
+  promise_type* promise() const noexcept { return p_; }
+
+private:
+  promise_type& core_promise() const {
+    if (!p_) throw InvalidStateError("empty Task handle");
+    return *p_;
+  }
+  detail::TaskCore& core() const { return core_promise(); }
+
+  promise_type* p_ = nullptr;
+};
+
+// asyncio.create_task(coro, name=...): schedules the coroutine to start on
+// the next loop iteration. Throws RuntimeError outside a running loop.
+template <class T>
+Task<T> create_task(Coro<T>&& coro, std::string name = {}) {
+  EventLoop* loop = EventLoop::current();
+  if (!loop) throw RuntimeError("no running event loop");
+  auto h = coro.release();
+  auto& p = h.promise();
+  p.start_task(*loop, h.address(), std::move(name));
+  return Task<T>(&p);
+}
+
+// For APIs that take "an awaitable": a Task as it is, a Coro as a new task.
+template <class T>
+Task<T> ensure_task(Task<T> t) {
+  return t;
+}
+template <class T>
+Task<T> ensure_task(Coro<T>&& c) {
+  return create_task(std::move(c));
+}
+
+}  // namespace asyncuv

@@ -1,0 +1,34 @@
+// runners.cpp — asyncio.run()'s sequence around the main task.
+#include "asyncuv/runners.hpp"
+
+namespace asyncuv::detail {
+
+namespace {
+
+// When main finishes, stop the loop after one more pass over the ready
+// queue, so that callbacks already scheduled get that step (asyncio's
+// run_until_complete stops through a done callback, i.e. call_soon).
+struct StopWhenDone : Listener, ReadyNode {
+  EventLoop* loop;
+  explicit StopWhenDone(EventLoop* l) : loop(l) {
+    on_done = [](Listener* self, TaskCore&) noexcept {
+      auto* s = static_cast<StopWhenDone*>(self);
+      s->loop->schedule(static_cast<ReadyNode*>(s));
+    };
+    run = [](ReadyNode* self) noexcept { static_cast<StopWhenDone*>(self)->loop->stop(); };
+  }
+};
+
+}  // namespace
+
+void run_main_task(EventLoop& loop, TaskCore& main) {
+  StopWhenDone stopper(&loop);
+  main.add_listener(&stopper);
+  loop.run_until_stopped();
+  const bool finished = main.done();
+  if (!finished) main.remove_listener(&stopper);
+  loop.cancel_all_tasks();
+  if (!finished) throw RuntimeError("Event loop stopped before Future completed.");
+}
+
+}  // namespace asyncuv::detail
