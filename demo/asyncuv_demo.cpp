@@ -1,0 +1,155 @@
+// asyncuv_demo.cpp — the asyncuv-demo CLI: runs the seed programs by name
+// (or `all`), with Python-compatible --seed, a --time-scale for every delay,
+// and --timing on stderr. Bad input: one error line, the usage, exit 2.
+#include <asyncuv/asyncuv.hpp>
+#include <cxxopts.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "demo.hpp"
+
+#ifndef ASYNCUV_VERSION
+#define ASYNCUV_VERSION "unknown"
+#endif
+
+namespace {
+
+constexpr const char* prog = "asyncuv-demo";
+
+struct UsageError {
+  std::string message;
+};
+
+// The table of programs, plus `all`, one per line.
+std::string program_list() {
+  std::string s;
+  auto line = [&](const std::string& name, const std::string& desc) {
+    s += "  " + name + std::string(name.size() < 14 ? 14 - name.size() : 1, ' ') + desc + "\n";
+  };
+  for (const auto& p : demo::programs) line(p.name, p.description);
+  line("all", "run the five programs above in sequence");
+  return s;
+}
+
+// --time-scale: a finite, non-negative decimal number.
+double parse_time_scale(const std::string& s) {
+  const bool plain = !s.empty() && s.find_first_not_of("0123456789.eE+-") == std::string::npos;
+  char* end = nullptr;
+  const double x = plain ? std::strtod(s.c_str(), &end) : NAN;
+  if (!plain || end != s.c_str() + s.size() || !std::isfinite(x) || x < 0)
+    throw UsageError{"invalid --time-scale '" + s + "': expected a finite number >= 0"};
+  return x;
+}
+
+// --seed: a Python int with |n| < 2**64; random.seed(n) uses |n|, so we keep only it.
+std::uint64_t parse_seed_magnitude(const std::string& s) {
+  const std::size_t digits = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
+  const UsageError bad{"invalid --seed '" + s + "': expected an integer between -(2**64-1) and 2**64-1"};
+  if (s.size() == digits || s.find_first_not_of("0123456789", digits) != std::string::npos) throw bad;
+  std::uint64_t n = 0;
+  for (std::size_t i = digits; i < s.size(); ++i) {
+    const auto d = static_cast<std::uint64_t>(s[i] - '0');
+    if (n > (UINT64_MAX - d) / 10) throw bad;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+// Runs one program (a separate asyncuv::run each, like each snippet's asyncio.run).
+void run_one(const demo::Program& p, bool timing) {
+  const auto t0 = std::chrono::steady_clock::now();
+  p.run();
+  if (timing) {
+    const std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
+    std::fprintf(stderr, "%s: %s took %.3f s\n", prog, p.name, dt.count());
+  }
+}
+
+int run_cli(int argc, char** argv) {
+  cxxopts::Options options(prog, "Runs the seed's asyncio programs, ported to asyncuv.");
+  options.custom_help("[OPTIONS]").positional_help("PROGRAM");
+  options.add_options()
+      ("list", "list the programs and exit")
+      ("time-scale", "multiply every delay by X (default 1)", cxxopts::value<std::string>(), "X")
+      ("seed", "random.seed(N) before running (default: seeded from the OS)", cxxopts::value<std::string>(), "N")
+      ("timing", "report the elapsed wall time on stderr")
+      ("h,help", "show this help and exit")
+      ("version", "print the version and exit")
+      ("program", "the program to run", cxxopts::value<std::vector<std::string>>());
+  options.parse_positional({"program"});
+  const std::string usage = options.help() + "\nPrograms:\n" + program_list();
+
+  try {
+    const auto args = options.parse(argc, argv);
+    if (args.count("help")) {
+      std::fputs(usage.c_str(), stdout);
+      return 0;
+    }
+    if (args.count("version")) {
+      std::printf("%s %s\n", prog, ASYNCUV_VERSION);
+      return 0;
+    }
+    if (args.count("list")) {
+      std::fputs(program_list().c_str(), stdout);
+      return 0;
+    }
+    const auto names = args.count("program") ? args["program"].as<std::vector<std::string>>()
+                                             : std::vector<std::string>{};
+    if (names.empty()) throw UsageError{"missing program name (see --list)"};
+    if (names.size() > 1) throw UsageError{"unexpected extra argument '" + names[1] + "'"};
+
+    std::vector<const demo::Program*> chosen;
+    for (const auto& p : demo::programs)
+      if (names[0] == "all" || names[0] == p.name) chosen.push_back(&p);
+    if (chosen.empty()) throw UsageError{"unknown program '" + names[0] + "' (see --list)"};
+
+    if (args.count("time-scale")) demo::time_scale = parse_time_scale(args["time-scale"].as<std::string>());
+    if (args.count("seed")) {
+      asyncuv::random::seed(parse_seed_magnitude(args["seed"].as<std::string>()));
+    } else {
+      asyncuv::random::seed();  // from the OS, like Python
+    }
+    const bool timing = args.count("timing") > 0;
+
+    const auto t0 = std::chrono::steady_clock::now();
+    for (const auto* p : chosen) run_one(*p, timing);
+    if (timing && chosen.size() > 1) {
+      const std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
+      std::fprintf(stderr, "%s: all took %.3f s\n", prog, dt.count());
+    }
+    return 0;
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "%s: error: %s\n%s", prog, e.message.c_str(), usage.c_str());
+  } catch (const cxxopts::exceptions::exception& e) {
+    std::fprintf(stderr, "%s: error: %s\n%s", prog, e.what(), usage.c_str());
+  }
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int rc = 1;
+  try {
+    rc = run_cli(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: error: %s\n", prog, e.what());
+  } catch (const asyncuv::CancelledError& e) {
+    std::fprintf(stderr, "%s: error: cancelled: %s\n", prog, e.what());
+  } catch (...) {
+    std::fprintf(stderr, "%s: error: unknown exception\n", prog);
+  }
+  // Everything goes out the same way whether stdout is a pipe or a tty.
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    std::fprintf(stderr, "%s: error: cannot write to stdout\n", prog);
+    return 1;
+  }
+  return rc;
+}
