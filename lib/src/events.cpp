@@ -2,7 +2,9 @@
 #include "asyncuv/events.hpp"
 
 #include <cstdio>
+#include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "asyncuv/coroutines.hpp"
 #include "asyncuv/exceptions.hpp"
@@ -49,8 +51,8 @@ EventLoop& get_running_loop() {
 namespace detail {
 
 void TimerHeap::push(TimerEntry* e) {
+  if (heap_.size() >= TimerEntry::not_queued) throw std::length_error("too many timers");
   heap_.push_back(e);
-  e->heap_index = heap_.size() - 1;
   sift_up(heap_.size() - 1);
 }
 
@@ -139,19 +141,23 @@ void EventLoop::on_idle(uv_idle_t* h) { static_cast<EventLoop*>(h->data)->run_re
 // One pass over what was ready when the pass began; what those callbacks
 // schedule waits for the next pass, as in asyncio's _run_once.
 void EventLoop::run_ready() noexcept {
-  detail::ReadyNode* n = head_;
-  head_ = nullptr;
+  std::uintptr_t link = head_;
+  head_ = 0;
   tail_ = &head_;
-  while (n) {
-    detail::ReadyNode* next = n->next;
-    n->next = nullptr;
-    n->run(n);
-    n = next;
+  while (link) {
+    auto* n = reinterpret_cast<detail::ReadyNode*>(link & ~task_tag);
+    const bool is_task = link & task_tag;
+    link = std::exchange(n->next, 0);
+    if (is_task) [[likely]]
+      detail::TaskCore::step(static_cast<detail::TaskCore*>(n));
+    else
+      static_cast<detail::Callback*>(n)->run(static_cast<detail::Callback*>(n));
   }
   if (!head_ && idle_active_) {
     uv_idle_stop(&idle_);
     idle_active_ = false;
   }
+  if (finished_ >= 256 && finished_ >= pending_) sweep();
   if (stopping_) uv_stop(&uv_);
 }
 
@@ -196,20 +202,22 @@ void EventLoop::arm_timer() noexcept {
 }
 
 void EventLoop::register_task(detail::TaskCore* t) noexcept {
-  t->prev_task = nullptr;
   t->next_task = tasks_;
-  if (tasks_) tasks_->prev_task = t;
   tasks_ = t;
-  ++task_count_;
+  ++pending_;
 }
 
-void EventLoop::unregister_task(detail::TaskCore* t) noexcept {
-  if (t->prev_task) t->prev_task->next_task = t->next_task;
-  else if (tasks_ == t) tasks_ = t->next_task;
-  else return;  // not registered
-  if (t->next_task) t->next_task->prev_task = t->prev_task;
-  t->prev_task = t->next_task = nullptr;
-  --task_count_;
+void EventLoop::sweep() noexcept {
+  detail::TaskCore** link = &tasks_;
+  while (detail::TaskCore* t = *link) {
+    if (!t->done()) {
+      link = &t->next_task;
+      continue;
+    }
+    *link = std::exchange(t->next_task, nullptr);  // unlink first: decref may destroy
+    --finished_;
+    t->decref();
+  }
 }
 
 void EventLoop::run_until_stopped() {
@@ -222,21 +230,24 @@ void EventLoop::cancel_all_tasks() {
   // A task may catch CancelledError and wait again; cancel again then. A
   // task that still cannot finish once nothing is left to wait for is
   // abandoned: reported and dropped, so that the loop can close.
-  for (int round = 0; tasks_ && round < 16; ++round) {
+  for (int round = 0; pending_ > 0 && round < 16; ++round) {
     for (detail::TaskCore* t = tasks_; t; t = t->next_task) t->cancel();
     run_until_stopped();
   }
+  sweep();
   while (tasks_) {
-    detail::TaskCore* t = tasks_;
-    unregister_task(t);
+    detail::TaskCore* t = std::exchange(tasks_, tasks_->next_task);
+    t->next_task = nullptr;
+    --pending_;
     call_exception_handler({"Task was destroyed but it is pending!", nullptr, t->name()});
     t->abandon();
   }
 }
 
 void EventLoop::close() noexcept {
+  cancel_all_tasks();  // normally done by run() already; this drops the loop's references
   timers_.forget_all();
-  head_ = nullptr;
+  head_ = 0;
   tail_ = &head_;
   // Close every handle still open, ours and any a user left behind, so that
   // uv_loop_close succeeds and nothing leaks.

@@ -3,9 +3,10 @@
 
 namespace asyncuv::detail {
 
-GatherWait::GatherWait(std::vector<TaskCore*> children, bool return_exceptions)
-    : children_(std::move(children)), return_exceptions_(return_exceptions) {
-  for (TaskCore* c : children_) {
+void GatherWait::init() noexcept {
+  on_done = &GatherWait::on_child_done;
+  for (std::size_t i = 0; i < n_; ++i) {
+    TaskCore* c = child(i);
     if (!c->done()) ++pending_;
     else note_done(*c);
   }
@@ -13,9 +14,10 @@ GatherWait::GatherWait(std::vector<TaskCore*> children, bool return_exceptions)
 }
 
 GatherWait::~GatherWait() {
-  if (!nodes_) return;
-  for (std::size_t i = 0; i < pending_nodes_; ++i) {
-    if (nodes_[i].child) nodes_[i].child->remove_listener(&nodes_[i]);
+  if (!registered_) return;
+  for (std::size_t i = 0; i < n_; ++i) {
+    TaskCore* c = child(i);
+    if (!c->done()) c->remove_shared_listener(this);
   }
 }
 
@@ -23,22 +25,16 @@ void GatherWait::await_suspend(std::coroutine_handle<> h) {
   TaskCore& self = running_task();
   resume = h;
   cancel = &GatherWait::on_cancel;
-  nodes_ = std::make_unique<Node[]>(pending_);
-  for (TaskCore* c : children_) {
-    if (c->done()) continue;
-    Node& n = nodes_[pending_nodes_++];
-    n.owner = this;
-    n.child = c;
-    n.on_done = &GatherWait::on_child_done;
-    c->add_listener(&n);
+  for (std::size_t i = 0; i < n_; ++i) {
+    TaskCore* c = child(i);
+    if (!c->done()) c->add_shared_listener(this);
   }
+  registered_ = true;
   self.park(this);
 }
 
 void GatherWait::on_child_done(Listener* l, TaskCore& child) noexcept {
-  auto* n = static_cast<Node*>(l);
-  n->child = nullptr;  // no longer registered
-  GatherWait* self = n->owner;
+  auto* self = static_cast<GatherWait*>(l);
   --self->pending_;
   self->note_done(child);
   if (self->pending_ == 0 && !self->signalled_) {
@@ -51,7 +47,7 @@ void GatherWait::on_child_done(Listener* l, TaskCore& child) noexcept {
 // (unless the gather was cancelled or returns exceptions as results).
 void GatherWait::note_done(TaskCore& child) noexcept {
   std::exception_ptr e = child.outcome_error();  // marks it retrieved
-  if (!e || return_exceptions_ || cancel_requested_ || signalled_ || error_) return;
+  if (!e || return_exceptions_ || cancel_requested_ || signalled_) return;
   error_ = e;
   signalled_ = true;
   if (task) task->wake();
@@ -64,7 +60,7 @@ bool GatherWait::on_cancel(Suspension* s) noexcept {
   auto* self = static_cast<GatherWait*>(s);
   if (self->signalled_) return false;
   bool any = false;
-  for (TaskCore* c : self->children_) any = c->cancel() || any;
+  for (std::size_t i = 0; i < self->n_; ++i) any = self->child(i)->cancel() || any;
   if (any) self->cancel_requested_ = true;
   return any;
 }

@@ -8,14 +8,14 @@ namespace {
 // When main finishes, stop the loop after one more pass over the ready
 // queue, so that callbacks already scheduled get that step (asyncio's
 // run_until_complete stops through a done callback, i.e. call_soon).
-struct StopWhenDone : Listener, ReadyNode {
+struct StopWhenDone : Listener, Callback {
   EventLoop* loop;
-  explicit StopWhenDone(EventLoop* l) : loop(l) {
+  explicit StopWhenDone(EventLoop* l)
+      : Callback([](Callback* self) noexcept { static_cast<StopWhenDone*>(self)->loop->stop(); }), loop(l) {
     on_done = [](Listener* self, TaskCore&) noexcept {
       auto* s = static_cast<StopWhenDone*>(self);
-      s->loop->schedule(static_cast<ReadyNode*>(s));
+      s->loop->schedule(static_cast<Callback*>(s));
     };
-    run = [](ReadyNode* self) noexcept { static_cast<StopWhenDone*>(self)->loop->stop(); };
   }
 };
 

@@ -2,6 +2,9 @@
 #include "asyncuv/tasks.hpp"
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <unordered_map>
 
@@ -29,7 +32,9 @@ void report(const char* message, std::exception_ptr e, std::string task_name) {
 }  // namespace
 
 void TaskCore::capture_exception() noexcept {
-  error = std::current_exception();
+  // The error takes the place of suspended_on, which is null while we run.
+  std::construct_at(&error, std::current_exception());
+  has_error = true;
   try {
     throw;
   } catch (const CancelledError&) {
@@ -39,8 +44,12 @@ void TaskCore::capture_exception() noexcept {
 }
 
 void TaskCore::start_task(EventLoop& loop, void* own_frame, std::string task_name) {
-  frame = own_frame;
-  run = &TaskCore::step;
+  if (own_frame != frame()) {  // an ABI we do not know: fail loudly, not subtly
+    std::fputs("asyncuv: unsupported coroutine frame layout\n", stderr);
+    std::abort();
+  }
+  is_task = true;
+  listener_slot = 0;
   id = ++task_counter;
   refs = 1;  // the loop's, until the task finishes
   if (!task_name.empty()) set_name(std::move(task_name));
@@ -62,16 +71,9 @@ void TaskCore::set_name(std::string task_name) {
   has_custom_name = true;
 }
 
-void TaskCore::wake() noexcept {
-  if (scheduled || done()) return;
-  scheduled = true;
-  EventLoop::current()->schedule(this);
-}
-
 // The driver loop (trampoline): resume, then keep resuming whatever the
 // coroutine that just suspended left in next_resume.
-void TaskCore::step(ReadyNode* n) noexcept {
-  auto* t = static_cast<TaskCore*>(n);
+void TaskCore::step(TaskCore* t) noexcept {
   t->scheduled = false;
   std::coroutine_handle<> h;
   if (!t->started) {
@@ -81,7 +83,7 @@ void TaskCore::step(ReadyNode* n) noexcept {
       t->finish();
       return;
     }
-    h = std::coroutine_handle<>::from_address(t->frame);
+    h = std::coroutine_handle<>::from_address(t->frame());
   } else {
     if (!t->suspended_on) return;
     h = std::exchange(t->suspended_on, nullptr)->resume;
@@ -94,14 +96,11 @@ void TaskCore::step(ReadyNode* n) noexcept {
     h = loop->next_resume;
   } while (h);
   loop->current_task = nullptr;
-  if (std::coroutine_handle<>::from_address(t->frame).done()) t->finish();
+  if (std::coroutine_handle<>::from_address(t->frame()).done()) t->finish();
 }
 
-void TaskCore::park(Suspension* s) noexcept {
-  s->task = this;
-  suspended_on = s;
-  if (!must_cancel) return;
-  // cancel() was called while we ran: this suspension is where it lands.
+// cancel() was called while the task ran: this suspension is where it lands.
+void TaskCore::deliver_pending_cancel(Suspension* s) noexcept {
   if (s->cancel && s->cancel(s)) must_cancel = false;
   else wake();
 }
@@ -122,45 +121,95 @@ bool TaskCore::cancel() noexcept {
   return true;
 }
 
-void TaskCore::throw_if_cancelled() {
-  if (must_cancel) {
-    must_cancel = false;
-    throw CancelledError();
+namespace {
+
+// Stands in a task's listener list for a shared listener, once the task has
+// more than one listener.
+struct SharedRef : Listener {
+  Listener* target;
+  explicit SharedRef(Listener* t) : target(t) { on_done = &SharedRef::fire; }
+  static void fire(Listener* l, TaskCore& t) noexcept {
+    Listener* target = static_cast<SharedRef*>(l)->target;
+    delete static_cast<SharedRef*>(l);
+    target->on_done(target, t);
   }
+};
+
+constexpr std::uintptr_t shared_tag = 1;
+
+Listener* untag(std::uintptr_t slot) { return reinterpret_cast<Listener*>(slot & ~shared_tag); }
+std::uintptr_t tag(Listener* l) { return reinterpret_cast<std::uintptr_t>(l) | shared_tag; }
+
+// Heap-owned listeners die with a task that is destroyed unfinished.
+void delete_owned(Listener* l) {
+  if (l->on_done == &SharedRef::fire) delete static_cast<SharedRef*>(l);
+  else if (l->on_done == &DoneCallbackListener::fire) delete static_cast<DoneCallbackListener*>(l);
 }
+
+}  // namespace
 
 void TaskCore::finish() noexcept {
   if (state == State::pending) {
-    const bool cancelled = error ? error_is_cancel : must_cancel;
+    const bool cancelled = has_error ? error_is_cancel : must_cancel;
     state = cancelled ? State::cancelled : State::done;
   }
-  if (EventLoop* loop = EventLoop::current()) loop->unregister_task(this);
-  // Listeners were pushed newest first; notify them in registration order.
-  Listener* ordered = nullptr;
-  for (Listener* l = std::exchange(listeners, nullptr); l;) {
-    Listener* next = l->next;
-    l->next = ordered;
-    ordered = l;
-    l = next;
+  EventLoop::current()->task_finished();
+  const std::uintptr_t slot = std::exchange(listener_slot, 0);
+  if (slot & shared_tag) {
+    untag(slot)->on_done(untag(slot), *this);
+  } else {
+    // Listeners were pushed newest first; notify them in registration order.
+    Listener* ordered = nullptr;
+    for (Listener* l = untag(slot); l;) {
+      Listener* next = l->next;
+      l->next = ordered;
+      ordered = l;
+      l = next;
+    }
+    while (ordered) {
+      Listener* next = std::exchange(ordered->next, nullptr);
+      ordered->on_done(ordered, *this);
+      ordered = next;
+    }
   }
-  while (ordered) {
-    Listener* next = std::exchange(ordered->next, nullptr);
-    ordered->on_done(ordered, *this);
-    ordered = next;
-  }
-  decref();  // the loop's reference
 }
 
-void TaskCore::add_listener(Listener* l) noexcept {
-  l->next = listeners;
-  listeners = l;
+void TaskCore::add_listener(Listener* l) {
+  if (listener_slot & shared_tag) {  // make room: the shared one gets a node
+    auto* ref = new SharedRef(untag(listener_slot));
+    listener_slot = reinterpret_cast<std::uintptr_t>(ref);
+  }
+  l->next = untag(listener_slot);
+  listener_slot = reinterpret_cast<std::uintptr_t>(l);
+}
+
+void TaskCore::add_shared_listener(Listener* l) {
+  if (listener_slot == 0) listener_slot = tag(l);
+  else add_listener(new SharedRef(l));
 }
 
 void TaskCore::remove_listener(Listener* l) noexcept {
-  for (Listener** p = &listeners; *p; p = &(*p)->next) {
+  if (listener_slot & shared_tag) return;
+  for (Listener** p = reinterpret_cast<Listener**>(&listener_slot); *p; p = &(*p)->next) {
     if (*p == l) {
       *p = l->next;
       l->next = nullptr;
+      return;
+    }
+  }
+}
+
+void TaskCore::remove_shared_listener(Listener* l) noexcept {
+  if (listener_slot == tag(l)) {
+    listener_slot = 0;
+    return;
+  }
+  if (listener_slot & shared_tag) return;
+  for (Listener** p = reinterpret_cast<Listener**>(&listener_slot); *p; p = &(*p)->next) {
+    if ((*p)->on_done == &SharedRef::fire && static_cast<SharedRef*>(*p)->target == l) {
+      Listener* ref = *p;
+      *p = ref->next;
+      delete static_cast<SharedRef*>(ref);
       return;
     }
   }
@@ -170,17 +219,13 @@ void TaskCore::check_result() const {
   if (!done()) throw InvalidStateError("Result is not set.");
   if (state == State::cancelled) throw CancelledError();
   const_cast<TaskCore*>(this)->retrieved = true;
-  if (error) std::rethrow_exception(error);
+  if (has_error) std::rethrow_exception(error);
 }
 
 std::exception_ptr TaskCore::outcome_error() const {
-  if (state == State::cancelled) return error && error_is_cancel ? error : std::make_exception_ptr(CancelledError());
+  if (state == State::cancelled) return has_error ? error : std::make_exception_ptr(CancelledError());
   const_cast<TaskCore*>(this)->retrieved = true;
-  return error;
-}
-
-void TaskCore::decref() noexcept {
-  if (--refs == 0) destroy();
+  return error_or_null();
 }
 
 void TaskCore::abandon() noexcept {
@@ -189,25 +234,22 @@ void TaskCore::abandon() noexcept {
 }
 
 void TaskCore::destroy() noexcept {
-  if (state == State::done && error && !retrieved) {
+  if (state == State::done && has_error && !retrieved) {
     report("Task exception was never retrieved", error, name());
   }
-  for (Listener* l = std::exchange(listeners, nullptr); l;) {
-    Listener* next = l->next;
-    if (l->on_done == &DoneCallbackListener::fire) delete static_cast<DoneCallbackListener*>(l);
-    l = next;
+  const std::uintptr_t slot = std::exchange(listener_slot, 0);
+  if (!(slot & shared_tag)) {
+    for (Listener* l = untag(slot); l;) {
+      Listener* next = l->next;
+      delete_owned(l);
+      l = next;
+    }
   }
   if (has_custom_name) {
     std::lock_guard lock(names_mutex);
     custom_names().erase(this);
   }
-  std::coroutine_handle<>::from_address(frame).destroy();
-}
-
-TaskCore& running_task() {
-  EventLoop* loop = EventLoop::current();
-  if (!loop || !loop->current_task) throw RuntimeError("no running task");
-  return *loop->current_task;
+  std::coroutine_handle<>::from_address(frame()).destroy();
 }
 
 // ---- awaiting a task ----
@@ -244,9 +286,9 @@ void TaskAwaitBase::resumed() {
 
 // ---- done callbacks ----
 
-CallbackNode::CallbackNode(std::function<void()> f) : fn(std::move(f)) { run = &CallbackNode::run_and_delete; }
+CallbackNode::CallbackNode(std::function<void()> f) : Callback(&CallbackNode::run_and_delete), fn(std::move(f)) {}
 
-void CallbackNode::run_and_delete(ReadyNode* n) noexcept {
+void CallbackNode::run_and_delete(Callback* n) noexcept {
   auto* self = static_cast<CallbackNode*>(n);
   try {
     self->fn();

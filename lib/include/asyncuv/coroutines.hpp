@@ -15,11 +15,12 @@
 
 #include <coroutine>
 #include <exception>
-#include <optional>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <utility>
 
+#include "allocator.hpp"
 #include "events.hpp"
 #include "exceptions.hpp"
 
@@ -47,55 +48,102 @@ struct Suspension {
   bool (*cancel)(Suspension*) = nullptr;
 };
 
-// The state every coroutine frame carries. A nested coroutine uses only
-// `continuation` and the result; a task root uses the rest.
+// The state every coroutine frame carries in its promise. It is laid out for
+// size, because a task's footprint is mostly its frame: a nested coroutine
+// uses `continuation` and the result; a task root uses the rest. Fields that
+// are never needed at the same time share storage.
 struct TaskCore : ReadyNode {
   enum class State : std::uint8_t { pending, done, cancelled };
 
-  std::coroutine_handle<> continuation;  // nested: who awaits us
-  std::exception_ptr error;              // what the body threw
+  TaskCore() noexcept {}
+  TaskCore(const TaskCore&) = delete;
+  ~TaskCore() {
+    if (has_error) error.~exception_ptr();
+  }
 
-  void* frame = nullptr;                 // task root: our own frame
-  Suspension* suspended_on = nullptr;
-  Listener* listeners = nullptr;         // newest first
-  TaskCore* prev_task = nullptr;         // the loop's registry
-  TaskCore* next_task = nullptr;
-  std::uint64_t id = 0;                  // the N of "Task-N"
-  std::uint32_t refs = 0;                // Task handles + 1 while pending
+  std::uint32_t refs = 0;  // Task handles + 1 while pending
   State state = State::pending;
-  bool started = false;
-  bool scheduled = false;
-  bool must_cancel = false;
-  bool retrieved = false;                // someone looked at the outcome
-  bool error_is_cancel = false;
-  bool has_custom_name = false;
+  bool is_task : 1 = false;
+  bool started : 1 = false;
+  bool scheduled : 1 = false;
+  bool must_cancel : 1 = false;
+  bool retrieved : 1 = false;  // someone looked at the outcome
+  bool has_error : 1 = false;
+  bool error_is_cancel : 1 = false;
+  bool has_custom_name : 1 = false;
+  bool has_value : 1 = false;  // Promise<T>::value is constructed
+
+  union {
+    std::coroutine_handle<> continuation;  // nested: who awaits us
+    std::uintptr_t listener_slot = 0;      // task: see add_listener()
+  };
+  union {
+    Suspension* suspended_on = nullptr;  // while pending
+    std::exception_ptr error;            // once the body threw, i.e. has ended
+  };
+  TaskCore* next_task = nullptr;  // the loop's registry, see EventLoop::sweep
+  std::uint64_t id = 0;  // the N of "Task-N"
 
   void capture_exception() noexcept;
 
-  // ---- task operations (tasks.cpp) ----
+  // ---- task operations (tasks.cpp, hot ones inline) ----
   void start_task(EventLoop& loop, void* own_frame, std::string name);
   bool cancel() noexcept;
-  void park(Suspension* s) noexcept;  // the current task suspends on s
-  void wake() noexcept;               // schedule the next step
-  void throw_if_cancelled();          // in await_resume: deliver a cancel
-  void add_listener(Listener* l) noexcept;
+  void park(Suspension* s) noexcept {  // the running task suspends on s
+    s->task = this;
+    suspended_on = s;
+    if (must_cancel) deliver_pending_cancel(s);
+  }
+  void wake() noexcept {  // schedule the next step
+    if (scheduled || done()) return;
+    scheduled = true;
+    EventLoop::current()->schedule(this);
+  }
+  void throw_if_cancelled() {  // in await_resume: deliver a cancel
+    if (must_cancel) [[unlikely]] {
+      must_cancel = false;
+      throw CancelledError();
+    }
+  }
+  // Listeners are notified in registration order when the task finishes.
+  void add_listener(Listener* l);
   void remove_listener(Listener* l) noexcept;
+  // A listener shared by many tasks (one gather, many children): the common
+  // single-listener case costs no node at all.
+  void add_shared_listener(Listener* l);
+  void remove_shared_listener(Listener* l) noexcept;
+
   void incref() noexcept { ++refs; }
-  void decref() noexcept;
+  void decref() noexcept {
+    if (--refs == 0) destroy();
+  }
   bool done() const noexcept { return state != State::pending; }
-  bool failed() const noexcept { return state == State::done && error; }
+  std::exception_ptr error_or_null() const noexcept { return has_error ? error : nullptr; }
   std::string name() const;
   void set_name(std::string name);
-  void check_result() const;          // throws what result() would throw
+  void check_result() const;                 // throws what result() would throw
   std::exception_ptr outcome_error() const;  // error or CancelledError
 
-  static void step(ReadyNode* n) noexcept;
+  // Only the coroutine ABI's layout puts the frame here: two function
+  // pointers, then the promise (whose first base is this TaskCore).
+  void* frame() const noexcept { return const_cast<char*>(reinterpret_cast<const char*>(this)) - frame_offset; }
+  static constexpr std::size_t frame_offset = 2 * sizeof(void*);
+
+  static void step(TaskCore* t) noexcept;
   void abandon() noexcept;  // loop teardown: drop a task that never finished
 
+
 private:
+  void deliver_pending_cancel(Suspension* s) noexcept;
   void finish() noexcept;
   void destroy() noexcept;
 };
+
+}  // namespace detail
+
+void EventLoop::schedule(detail::TaskCore* t) noexcept { push_ready(t, task_tag); }
+
+namespace detail {
 
 struct FinalAwaiter {
   bool await_ready() const noexcept { return false; }
@@ -103,13 +151,16 @@ struct FinalAwaiter {
   void await_suspend(std::coroutine_handle<P> h) noexcept {
     // A nested coroutine hands control back to its awaiter through the
     // trampoline; a task root just stops, and the driver notices done().
-    if (auto parent = h.promise().continuation) EventLoop::current()->next_resume = parent;
+    auto& p = h.promise();
+    if (!p.is_task) EventLoop::current()->next_resume = p.continuation;
   }
   void await_resume() const noexcept {}
 };
 
 template <class T>
 struct PromiseBase : TaskCore {
+  static void* operator new(std::size_t size) { return allocate_frame(size); }
+  static void operator delete(void* p, std::size_t size) noexcept { deallocate_frame(p, size); }
   std::suspend_always initial_suspend() const noexcept { return {}; }
   FinalAwaiter final_suspend() const noexcept { return {}; }
   void unhandled_exception() noexcept { capture_exception(); }
@@ -118,16 +169,24 @@ struct PromiseBase : TaskCore {
 
 template <class T>
 struct Promise : PromiseBase<T> {
-  std::optional<T> value;
+  static_assert(alignof(T) <= 2 * sizeof(void*), "Coro<T>: over-aligned T is not supported");
+  union {
+    T value;  // constructed by co_return
+  };
+  Promise() noexcept {}
+  ~Promise() {
+    if (this->has_value) value.~T();
+  }
 
   template <class U = T>
     requires std::is_convertible_v<U&&, T>
   void return_value(U&& v) {
-    value.emplace(std::forward<U>(v));
+    std::construct_at(&value, std::forward<U>(v));
+    this->has_value = true;
   }
   T take() {
-    if (this->error) std::rethrow_exception(this->error);
-    return std::move(*value);
+    if (this->has_error) std::rethrow_exception(this->error);
+    return std::move(value);
   }
 };
 
@@ -135,7 +194,7 @@ template <>
 struct Promise<void> : PromiseBase<void> {
   void return_void() const noexcept {}
   void take() const {
-    if (error) std::rethrow_exception(error);
+    if (has_error) std::rethrow_exception(error);
   }
 };
 

@@ -9,6 +9,7 @@
 // a child: each result is an Outcome<T>.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <memory>
 #include <ranges>
@@ -50,10 +51,16 @@ template <class T>
 using gathered_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 
 // The one suspension of a gather: counts children down and wakes the
-// awaiting task when all are done, or at the first failure.
-class GatherWait : Suspension {
+// awaiting task when all are done, or at the first failure. It is a single
+// listener shared by every child, so a child costs no extra memory.
+class GatherWait : Suspension, Listener {
 public:
-  GatherWait(std::vector<TaskCore*> children, bool return_exceptions);
+  // children(i) for i < n; the tasks must outlive the wait.
+  template <class TaskT>
+  GatherWait(const TaskT* tasks, std::size_t n, bool return_exceptions)
+      : tasks_(tasks), n_(n), child_(&child_at<TaskT>), return_exceptions_(return_exceptions) {
+    init();
+  }
   GatherWait(GatherWait&&) = delete;
   ~GatherWait();
   bool await_ready() const noexcept { return signalled_; }
@@ -61,20 +68,25 @@ public:
   void await_resume();
 
 private:
-  struct Node : Listener {
-    GatherWait* owner = nullptr;
-    TaskCore* child = nullptr;
-  };
+  template <class TaskT>
+  static TaskCore* child_at(const void* tasks, std::size_t i) noexcept {
+    const TaskT& t = static_cast<const TaskT*>(tasks)[i];
+    if constexpr (std::is_pointer_v<TaskT>) return t;
+    else return t.promise();
+  }
+  TaskCore* child(std::size_t i) const noexcept { return child_(tasks_, i); }
+  void init() noexcept;
   static void on_child_done(Listener* l, TaskCore& child) noexcept;
   static bool on_cancel(Suspension* s) noexcept;
   void note_done(TaskCore& child) noexcept;
 
-  std::vector<TaskCore*> children_;
-  std::unique_ptr<Node[]> nodes_;  // one per child still pending at suspend
-  std::size_t pending_nodes_ = 0;
+  const void* tasks_;
+  std::size_t n_;
+  TaskCore* (*child_)(const void*, std::size_t) noexcept;
   std::size_t pending_ = 0;
   std::exception_ptr error_;
   bool return_exceptions_;
+  bool registered_ = false;
   bool signalled_ = false;  // the awaiter has been (or need not be) woken
   bool cancel_requested_ = false;
 };
@@ -84,7 +96,7 @@ gathered_t<T> value_of(const Task<T>& t) {
   if constexpr (std::is_void_v<T>) {
     return {};
   } else {
-    return *t.promise()->value;
+    return t.promise()->value;
   }
 }
 
@@ -95,37 +107,27 @@ Outcome<T> outcome_of(const Task<T>& t) {
   if constexpr (std::is_void_v<T>) {
     return Outcome<void>();
   } else {
-    return Outcome<T>(*p->value);
+    return Outcome<T>(p->value);
   }
 }
 
 template <class... T>
 Coro<std::tuple<gathered_t<T>...>> gather_tasks(Task<T>... tasks) {
-  // (A named vector: g++ 12 rejects an initializer list inside co_await.)
-  std::vector<TaskCore*> cores{tasks.promise()...};
-  co_await GatherWait(std::move(cores), false);
+  const std::array<TaskCore*, sizeof...(T)> cores{tasks.promise()...};
+  co_await GatherWait(cores.data(), cores.size(), false);
   co_return std::tuple<gathered_t<T>...>{value_of(tasks)...};
 }
 
 template <class... T>
 Coro<std::tuple<Outcome<T>...>> gather_outcomes(Task<T>... tasks) {
-  // (A named vector: g++ 12 rejects an initializer list inside co_await.)
-  std::vector<TaskCore*> cores{tasks.promise()...};
-  co_await GatherWait(std::move(cores), true);
+  const std::array<TaskCore*, sizeof...(T)> cores{tasks.promise()...};
+  co_await GatherWait(cores.data(), cores.size(), true);
   co_return std::tuple<Outcome<T>...>{outcome_of(tasks)...};
 }
 
 template <class T>
-std::vector<TaskCore*> cores_of(const std::vector<Task<T>>& tasks) {
-  std::vector<TaskCore*> cores;
-  cores.reserve(tasks.size());
-  for (const auto& t : tasks) cores.push_back(t.promise());
-  return cores;
-}
-
-template <class T>
 Coro<std::vector<gathered_t<T>>> gather_range(std::vector<Task<T>> tasks) {
-  co_await GatherWait(cores_of(tasks), false);
+  co_await GatherWait(tasks.data(), tasks.size(), false);
   std::vector<gathered_t<T>> out;
   out.reserve(tasks.size());
   for (const auto& t : tasks) out.push_back(value_of(t));
@@ -134,7 +136,7 @@ Coro<std::vector<gathered_t<T>>> gather_range(std::vector<Task<T>> tasks) {
 
 template <class T>
 Coro<std::vector<Outcome<T>>> gather_range_outcomes(std::vector<Task<T>> tasks) {
-  co_await GatherWait(cores_of(tasks), true);
+  co_await GatherWait(tasks.data(), tasks.size(), true);
   std::vector<Outcome<T>> out;
   out.reserve(tasks.size());
   for (const auto& t : tasks) out.push_back(outcome_of(t));
@@ -207,6 +209,16 @@ Coro<std::vector<detail::gathered_t<T>>> gather(std::vector<Coro<T>>&& coros) {
 template <class T>
 Coro<std::vector<Outcome<T>>> gather(return_exceptions_t, std::vector<Coro<T>>&& coros) {
   return detail::gather_coros_outcomes(std::move(coros));
+}
+
+// std::vector<T> v = co_await gather(std::move(tasks));  (no copy)
+template <class T>
+Coro<std::vector<detail::gathered_t<T>>> gather(std::vector<Task<T>>&& tasks) {
+  return detail::gather_range(std::move(tasks));
+}
+template <class T>
+Coro<std::vector<Outcome<T>>> gather(return_exceptions_t, std::vector<Task<T>>&& tasks) {
+  return detail::gather_range_outcomes(std::move(tasks));
 }
 
 // std::vector<T> v = co_await gather(tasks);  (any range of Task<T>, copied)

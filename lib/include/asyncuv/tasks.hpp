@@ -24,7 +24,11 @@ class Task;
 namespace detail {
 
 // The task that is running now (asyncio.current_task()); throws when none.
-TaskCore& running_task();
+inline TaskCore& running_task() {
+  EventLoop* loop = EventLoop::current();
+  if (!loop || !loop->current_task) [[unlikely]] throw RuntimeError("no running task");
+  return *loop->current_task;
+}
 
 // Wakes the awaiting task when the awaited task finishes; cancelling the
 // awaiter cancels the awaited task (asyncio's behaviour, shield() aside).
@@ -48,10 +52,10 @@ private:
 };
 
 // Runs a user's done callback through the loop (call_soon), never inline.
-struct CallbackNode : ReadyNode {
+struct CallbackNode : Callback {
   std::function<void()> fn;
   explicit CallbackNode(std::function<void()> f);
-  static void run_and_delete(ReadyNode* n) noexcept;
+  static void run_and_delete(Callback* n) noexcept;
 };
 
 // Schedules `fn` on the running loop (asyncio's loop.call_soon).
@@ -96,7 +100,7 @@ public:
   // InvalidStateError while pending.
   decltype(auto) result() const {
     core().check_result();
-    if constexpr (!std::is_void_v<T>) return static_cast<const T&>(*p_->value);
+    if constexpr (!std::is_void_v<T>) return static_cast<const T&>(p_->value);
   }
   // Null when the task succeeded; CancelledError if cancelled;
   // InvalidStateError while pending.
@@ -104,7 +108,7 @@ public:
     if (!core().done()) throw InvalidStateError("Exception is not set.");
     if (cancelled()) throw CancelledError();
     p_->retrieved = true;
-    return p_->error;
+    return p_->error_or_null();
   }
 
   // f(const Task<T>&) runs through the loop once the task is done, in
@@ -134,7 +138,7 @@ public:
       resumed();
       auto* p = static_cast<promise_type*>(target_);
       p->check_result();
-      if constexpr (!std::is_void_v<T>) return *p->value;
+      if constexpr (!std::is_void_v<T>) return p->value;
     }
   };
   Awaiter operator co_await() const { return Awaiter(&core_promise()); }
