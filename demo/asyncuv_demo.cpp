@@ -62,6 +62,13 @@ std::uint64_t parse_seed_magnitude(const std::string& s) {
   return n;
 }
 
+// cxxopts quotes names with ‘’ on POSIX; keep our messages ASCII.
+std::string ascii_quotes(std::string s) {
+  for (const std::string q : {"\u2018", "\u2019"})
+    for (auto i = s.find(q); i != std::string::npos; i = s.find(q)) s.replace(i, q.size(), "'");
+  return s;
+}
+
 // Runs one program (a separate asyncuv::run each, like each snippet's asyncio.run).
 void run_one(const demo::Program& p, bool timing) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -84,12 +91,15 @@ int run_cli(int argc, char** argv) {
       ("version", "print the version and exit")
       ("program", "the program to run", cxxopts::value<std::vector<std::string>>());
   options.parse_positional({"program"});
-  const std::string usage = options.help() + "\nPrograms:\n" + program_list();
+  const std::string help = options.help() + "\nPrograms:\n" + program_list();
+  std::string usage = std::string("usage: ") + prog + " [OPTIONS] PROGRAM\nPROGRAM is one of:";
+  for (const auto& p : demo::programs) usage += std::string(" ") + p.name;
+  usage += " all (see --help)\n";
 
   try {
     const auto args = options.parse(argc, argv);
     if (args.count("help")) {
-      std::fputs(usage.c_str(), stdout);
+      std::fputs(help.c_str(), stdout);
       return 0;
     }
     if (args.count("version")) {
@@ -128,7 +138,7 @@ int run_cli(int argc, char** argv) {
   } catch (const UsageError& e) {
     std::fprintf(stderr, "%s: error: %s\n%s", prog, e.message.c_str(), usage.c_str());
   } catch (const cxxopts::exceptions::exception& e) {
-    std::fprintf(stderr, "%s: error: %s\n%s", prog, e.what(), usage.c_str());
+    std::fprintf(stderr, "%s: error: %s\n%s", prog, ascii_quotes(e.what()).c_str(), usage.c_str());
   }
   return 2;
 }

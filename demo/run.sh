@@ -9,6 +9,6 @@ build=build/release
 if [ ! -f "$build/build.ninja" ]; then
   meson setup "$build" --buildtype=release --wrap-mode=nodownload -Dtests=false -Dbench=false >/dev/null
 fi
-ninja -C "$build" asyncuv-demo >/dev/null
+ninja -C "$build" demo/asyncuv-demo >/dev/null  # meson 1.0 has no bare-name alias
 if [ $# -eq 0 ]; then set -- all; fi
 exec "$build/demo/asyncuv-demo" "$@"

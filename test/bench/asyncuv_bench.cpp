@@ -10,7 +10,8 @@
 // The workloads are written the way the asyncio peer writes them, with
 // asyncuv's equivalents of the same calls:
 //   spawn    N x create_task(leaf(i)) with `Coro<int64_t> leaf(i) { co_return i; }`
-//            into a std::vector<Task<int64_t>>, then `co_await gather(tasks)`;
+//            into a std::vector<Task<int64_t>> (reserved up front), then
+//            `co_await gather(tasks)`;
 //            checks sum == N*(N-1)/2 and that every task is done.
 //            ns_per_op = wall / N.
 //   sleepers N x create_task(sleeper(i)), sleeper = `co_await sleep(50ms);
