@@ -14,7 +14,20 @@ namespace asyncuv::detail {
 
 namespace {
 
+// "Task-N" numbers are process-wide and unique. A thread takes them from the
+// shared counter in blocks, so that creating a task costs no atomic operation;
+// one thread alone numbers its tasks 1, 2, 3, ... exactly as asyncio does.
 std::atomic<std::uint64_t> task_counter{0};
+constexpr std::uint64_t id_block = 4096;
+
+std::uint64_t next_task_id() noexcept {
+  thread_local std::uint64_t next = 0, end = 0;
+  if (next == end) {
+    next = task_counter.fetch_add(id_block, std::memory_order_relaxed) + 1;
+    end = next + id_block;
+  }
+  return next++;
+}
 
 // Custom names are rare: keep them beside the frames, not in every frame.
 std::mutex names_mutex;
@@ -43,16 +56,15 @@ void TaskCore::capture_exception() noexcept {
   }
 }
 
-void TaskCore::start_task(EventLoop& loop, void* own_frame, std::string task_name) {
+void TaskCore::start_task(EventLoop& loop, void* own_frame) {
   if (own_frame != frame()) {  // an ABI we do not know: fail loudly, not subtly
     std::fputs("asyncuv: unsupported coroutine frame layout\n", stderr);
     std::abort();
   }
   is_task = true;
   listener_slot = 0;
-  id = ++task_counter;
+  id = next_task_id();
   refs = 1;  // the loop's, until the task finishes
-  if (!task_name.empty()) set_name(std::move(task_name));
   loop.register_task(this);
   wake();
 }
@@ -69,34 +81,6 @@ void TaskCore::set_name(std::string task_name) {
   std::lock_guard lock(names_mutex);
   custom_names()[this] = std::move(task_name);
   has_custom_name = true;
-}
-
-// The driver loop (trampoline): resume, then keep resuming whatever the
-// coroutine that just suspended left in next_resume.
-void TaskCore::step(TaskCore* t) noexcept {
-  t->scheduled = false;
-  std::coroutine_handle<> h;
-  if (!t->started) {
-    t->started = true;
-    if (t->must_cancel) {  // cancelled before it ran: the body never runs
-      t->state = State::cancelled;
-      t->finish();
-      return;
-    }
-    h = std::coroutine_handle<>::from_address(t->frame());
-  } else {
-    if (!t->suspended_on) return;
-    h = std::exchange(t->suspended_on, nullptr)->resume;
-  }
-  EventLoop* loop = EventLoop::current();
-  loop->current_task = t;
-  do {
-    loop->next_resume = nullptr;
-    h.resume();
-    h = loop->next_resume;
-  } while (h);
-  loop->current_task = nullptr;
-  if (std::coroutine_handle<>::from_address(t->frame()).done()) t->finish();
 }
 
 // cancel() was called while the task ran: this suspension is where it lands.
@@ -320,31 +304,13 @@ void DoneCallbackListener::fire(Listener* l, TaskCore& t) noexcept {
 
 // ---- sleep ----
 
-std::int64_t seconds_to_ns(double seconds) {
-  if (std::isnan(seconds)) throw std::invalid_argument("Invalid delay: NaN (not a number)");
-  if (seconds <= 0) return 0;
-  const double ns = std::ceil(seconds * 1e9);
-  if (ns >= 9.2e18) return std::numeric_limits<std::int64_t>::max();
-  return static_cast<std::int64_t>(ns);
+void SleepBase::cancel_timer() noexcept {
+  if (EventLoop* loop = EventLoop::current()) loop->remove_timer(this);
 }
 
-SleepBase::~SleepBase() {
-  if (queued()) {
-    if (EventLoop* loop = EventLoop::current()) loop->remove_timer(this);
-  }
-}
-
-void SleepBase::suspend(std::coroutine_handle<> h) {
-  TaskCore& self = running_task();
-  resume = h;
-  cancel = &SleepBase::on_cancel;
-  if (delay_ns_ <= 0) {
-    self.park(this);
-    self.wake();
-    return;
-  }
+void SleepBase::start_timer(TaskCore& self) {
   const std::uint64_t now = uv_hrtime();
-  const auto delay = static_cast<std::uint64_t>(delay_ns_);
+  const std::uint64_t delay = deadline_ns;
   deadline_ns = delay > UINT64_MAX - now ? UINT64_MAX : now + delay;
   fire = &SleepBase::on_fire;
   EventLoop::current()->add_timer(this);

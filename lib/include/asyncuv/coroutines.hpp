@@ -87,7 +87,7 @@ struct TaskCore : ReadyNode {
   void capture_exception() noexcept;
 
   // ---- task operations (tasks.cpp, hot ones inline) ----
-  void start_task(EventLoop& loop, void* own_frame, std::string name);
+  void start_task(EventLoop& loop, void* own_frame);
   bool cancel() noexcept;
   void park(Suspension* s) noexcept {  // the running task suspends on s
     s->task = this;
@@ -129,7 +129,7 @@ struct TaskCore : ReadyNode {
   void* frame() const noexcept { return const_cast<char*>(reinterpret_cast<const char*>(this)) - frame_offset; }
   static constexpr std::size_t frame_offset = 2 * sizeof(void*);
 
-  static void step(TaskCore* t) noexcept;
+  static void step(TaskCore* t) noexcept;  // one scheduled step (inline, below)
   void abandon() noexcept;  // loop teardown: drop a task that never finished
 
 
@@ -144,6 +144,34 @@ private:
 void EventLoop::schedule(detail::TaskCore* t) noexcept { push_ready(t, task_tag); }
 
 namespace detail {
+
+// The driver loop (trampoline): resume, then keep resuming whatever the
+// coroutine that just suspended left in next_resume.
+inline void TaskCore::step(TaskCore* t) noexcept {
+  t->scheduled = false;
+  std::coroutine_handle<> h;
+  if (!t->started) {
+    t->started = true;
+    if (t->must_cancel) {  // cancelled before it ran: the body never runs
+      t->state = State::cancelled;
+      t->finish();
+      return;
+    }
+    h = std::coroutine_handle<>::from_address(t->frame());
+  } else {
+    if (!t->suspended_on) return;
+    h = std::exchange(t->suspended_on, nullptr)->resume;
+  }
+  EventLoop* loop = EventLoop::current();
+  loop->current_task = t;
+  do {
+    loop->next_resume = nullptr;
+    h.resume();
+    h = loop->next_resume;
+  } while (h);
+  loop->current_task = nullptr;
+  if (std::coroutine_handle<>::from_address(t->frame()).done()) t->finish();
+}
 
 struct FinalAwaiter {
   bool await_ready() const noexcept { return false; }
@@ -225,7 +253,7 @@ public:
   class Awaiter {
   public:
     explicit Awaiter(handle_type h) noexcept : h_(h) {}
-    Awaiter(Awaiter&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+    Awaiter(Awaiter&&) = delete;  // built in place; nothing to move
     ~Awaiter() {
       if (h_) h_.destroy();  // the awaited frame ends with its await
     }

@@ -52,35 +52,54 @@ struct Callback : ReadyNode {
 struct TimerEntry {
   static constexpr std::uint32_t not_queued = UINT32_MAX;
   std::uint64_t deadline_ns = 0;  // uv_hrtime() clock
-  std::uint32_t seq = 0;          // FIFO order among equal deadlines (wraps safely)
+  std::uint32_t seq;              // FIFO order among equal deadlines (wraps safely)
   std::uint32_t heap_index = not_queued;
-  void (*fire)(TimerEntry*) = nullptr;
+  void (*fire)(TimerEntry*);
   bool queued() const noexcept { return heap_index != not_queued; }
 };
 
-// Binary min-heap on (deadline, seq) that tracks each entry's index so that a
-// cancelled sleep is removed in O(log n).
+// The loop's timers, ordered by (deadline, seq). Deadlines mostly arrive in
+// order (the same delay, measured from a clock that only goes forward), so
+// those join a FIFO run: O(1) in and out, no sifting. An entry due before the
+// run's last one goes to a binary heap instead. Each entry knows where it is,
+// so a cancelled sleep leaves in O(1) (run) or O(log n) (heap).
 class TimerHeap {
 public:
-  bool empty() const noexcept { return heap_.empty(); }
-  std::size_t size() const noexcept { return heap_.size(); }
-  TimerEntry* top() const noexcept { return heap_.front(); }
+  bool empty() const noexcept { return heap_.empty() && run_count_ == 0; }
+  TimerEntry* top() const noexcept {
+    TimerEntry* r = run_count_ ? run_[run_head_ & run_mask()] : nullptr;
+    if (heap_.empty()) return r;
+    return r && before(r, heap_.front()) ? r : heap_.front();
+  }
   void push(TimerEntry* e);
   void remove(TimerEntry* e) noexcept;
   void forget_all() noexcept;  // loop teardown: entries must not touch us
 
 private:
+  static constexpr std::uint32_t in_run = 0x8000'0000u;  // heap_index flag
+  static constexpr std::uint32_t pos_mask = 0x3fff'ffffu;
   static bool before(const TimerEntry* a, const TimerEntry* b) noexcept {
     if (a->deadline_ns != b->deadline_ns) return a->deadline_ns < b->deadline_ns;
     return static_cast<std::int32_t>(a->seq - b->seq) < 0;  // serial-number order
   }
+  std::uint32_t run_mask() const noexcept { return static_cast<std::uint32_t>(run_.size()) - 1; }
   void place(std::size_t i, TimerEntry* e) noexcept {
     heap_[i] = e;
     e->heap_index = static_cast<std::uint32_t>(i);
   }
+  void heap_push(TimerEntry* e);
+  void heap_remove(TimerEntry* e) noexcept;
+  void run_push(TimerEntry* e);
+  void run_remove(TimerEntry* e) noexcept;
   void sift_up(std::size_t i) noexcept;
   void sift_down(std::size_t i) noexcept;
+
   std::vector<TimerEntry*> heap_;
+  std::vector<TimerEntry*> run_;  // ring buffer, power-of-two size
+  std::uint32_t run_head_ = 0;    // positions count up and wrap
+  std::uint32_t run_tail_ = 0;
+  std::uint32_t run_count_ = 0;   // live entries between head and tail
+  std::uint64_t run_last_deadline_ = 0;
 };
 
 }  // namespace detail

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <concepts>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -22,19 +23,42 @@ namespace detail {
 class SleepBase : protected Suspension, protected TimerEntry {
 protected:
   // delay_ns <= 0 means "yield once".
-  explicit SleepBase(std::int64_t delay_ns) noexcept : delay_ns_(delay_ns) {}
-  SleepBase(SleepBase&& o) noexcept : delay_ns_(o.delay_ns_) {}
-  ~SleepBase();
-  void suspend(std::coroutine_handle<> h);
-  void resumed() { running_task().throw_if_cancelled(); }
+  // Until suspension, deadline_ns holds the delay.
+  explicit SleepBase(std::int64_t delay_ns) noexcept { deadline_ns = static_cast<std::uint64_t>(delay_ns); }
+  // Not movable: the awaiter is built in place in the frame (no second copy
+  // for the compiler to keep there), and a queued timer entry must not move.
+  SleepBase(SleepBase&&) = delete;
+  ~SleepBase() {
+    if (queued()) cancel_timer();
+  }
+  void suspend(std::coroutine_handle<> h) {
+    TaskCore& self = running_task();
+    resume = h;
+    cancel = &SleepBase::on_cancel;
+    if (deadline_ns == 0) {  // a bare yield: no timer, straight to the ready queue
+      self.park(this);
+      self.wake();
+    } else {
+      start_timer(self);
+    }
+  }
+  void resumed() { task->throw_if_cancelled(); }
 
 private:
+  void start_timer(TaskCore& self);
+  void cancel_timer() noexcept;
   static void on_fire(TimerEntry* e) noexcept;
   static bool on_cancel(Suspension* s) noexcept;
-  std::int64_t delay_ns_;
 };
 
-std::int64_t seconds_to_ns(double seconds);
+inline std::int64_t seconds_to_ns(double seconds) {
+  if (seconds > 0) [[likely]] {
+    const double ns = std::ceil(seconds * 1e9);
+    return ns >= 9.2e18 ? std::numeric_limits<std::int64_t>::max() : static_cast<std::int64_t>(ns);
+  }
+  if (std::isnan(seconds)) throw std::invalid_argument("Invalid delay: NaN (not a number)");
+  return 0;
+}
 
 template <class Rep, class Period>
 std::int64_t duration_to_ns(std::chrono::duration<Rep, Period> d) {
@@ -83,6 +107,13 @@ SleepAwaiter<void> sleep(std::chrono::duration<Rep, Period> d) {
   return SleepAwaiter<void>(detail::duration_to_ns(d));
 }
 
+// co_await sleep(1); — whole seconds. Also keeps `sleep(0)` unambiguous next
+// to POSIX ::sleep(unsigned) under `using namespace asyncuv`.
+template <std::signed_integral I>
+SleepAwaiter<void> sleep(I seconds) {
+  return sleep(std::chrono::duration<I>(seconds));
+}
+
 // auto v = co_await sleep(1.0, value);  (asyncio.sleep(1, result=value))
 template <class T>
 SleepAwaiter<std::decay_t<T>> sleep(double seconds, T&& value) {
@@ -91,6 +122,10 @@ SleepAwaiter<std::decay_t<T>> sleep(double seconds, T&& value) {
 template <class Rep, class Period, class T>
 SleepAwaiter<std::decay_t<T>> sleep(std::chrono::duration<Rep, Period> d, T&& value) {
   return {detail::duration_to_ns(d), std::forward<T>(value)};
+}
+template <std::signed_integral I, class T>
+SleepAwaiter<std::decay_t<T>> sleep(I seconds, T&& value) {
+  return sleep(std::chrono::duration<I>(seconds), std::forward<T>(value));
 }
 
 }  // namespace asyncuv

@@ -35,7 +35,7 @@ inline TaskCore& running_task() {
 class TaskAwaitBase : protected Suspension, protected Listener {
 protected:
   explicit TaskAwaitBase(TaskCore* target) noexcept : target_(target) {}
-  TaskAwaitBase(TaskAwaitBase&& o) noexcept : target_(o.target_) {}
+  TaskAwaitBase(TaskAwaitBase&&) = delete;  // registered by address
   ~TaskAwaitBase() {
     if (registered_) target_->remove_listener(this);
   }
@@ -158,13 +158,19 @@ private:
 // asyncio.create_task(coro, name=...): schedules the coroutine to start on
 // the next loop iteration. Throws RuntimeError outside a running loop.
 template <class T>
-Task<T> create_task(Coro<T>&& coro, std::string name = {}) {
+Task<T> create_task(Coro<T>&& coro) {
   EventLoop* loop = EventLoop::current();
   if (!loop) throw RuntimeError("no running event loop");
   auto h = coro.release();
-  auto& p = h.promise();
-  p.start_task(*loop, h.address(), std::move(name));
-  return Task<T>(&p);
+  h.promise().start_task(*loop, h.address());
+  return Task<T>(&h.promise());
+}
+
+template <class T>
+Task<T> create_task(Coro<T>&& coro, std::string name) {
+  Task<T> t = create_task(std::move(coro));
+  t.set_name(std::move(name));
+  return t;
 }
 
 // For APIs that take "an awaitable": a Task as it is, a Coro as a new task.
