@@ -113,7 +113,14 @@ bool TaskCore::cancel() noexcept {
     return true;
   }
   if (Suspension* s = suspended_on) {
-    if (s->cancel && s->cancel(s)) return true;  // handed on
+    // A awaiting B awaiting A would recurse forever handing the cancel on
+    // (asyncio hits RecursionError): the second visit cancels A directly.
+    if (!cancelling) {
+      cancelling = true;
+      const bool handed_on = s->cancel && s->cancel(s);
+      cancelling = false;
+      if (handed_on && !must_cancel) return true;
+    }
     must_cancel = true;
     wake();
     return true;
@@ -220,6 +227,7 @@ void TaskAwaitBase::suspend(std::coroutine_handle<> h) {
   on_done = &TaskAwaitBase::on_target_done;
   target_->add_listener(this);
   registered_ = true;
+  suspended_ = true;
   self.park(this);
 }
 
@@ -239,7 +247,9 @@ void TaskAwaitBase::resumed() {
     target_->remove_listener(this);
     registered_ = false;
   }
-  running_task().throw_if_cancelled();
+  // asyncio: awaiting a finished task does not yield, so a pending cancel
+  // waits for the next real suspension point.
+  if (suspended_) running_task().throw_if_cancelled();
 }
 
 // ---- done callbacks ----

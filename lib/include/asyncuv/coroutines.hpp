@@ -69,6 +69,7 @@ struct TaskCore : ReadyNode {
   bool retrieved = false;                // someone looked at the outcome
   bool error_is_cancel = false;
   bool has_custom_name = false;
+  bool cancelling = false;               // inside cancel(): breaks await cycles
 
   void capture_exception() noexcept;
 

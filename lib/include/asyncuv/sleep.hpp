@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <concepts>
 #include <cstdint>
 #include <limits>
 #include <stdexcept>
@@ -43,7 +44,9 @@ std::int64_t duration_to_ns(std::chrono::duration<Rep, Period> d) {
     return seconds_to_ns(duration<double>(d).count());
   } else {
     if (d <= d.zero()) return 0;
-    if (d >= duration_cast<duration<Rep, Period>>(nanoseconds::max())) return std::numeric_limits<std::int64_t>::max();
+    // Clamp in floating point: converting nanoseconds::max() to a finer
+    // period (picoseconds) or d to nanoseconds (hours::max()) would overflow.
+    if (duration<double, std::nano>(d).count() >= 9.2e18) return std::numeric_limits<std::int64_t>::max();
     return ceil<nanoseconds>(d).count();  // sub-nanosecond remainders round up
   }
 }
@@ -76,6 +79,12 @@ public:
 
 // co_await sleep(0.5); co_await sleep(0); co_await sleep(-1);
 inline SleepAwaiter<void> sleep(double seconds) { return SleepAwaiter<void>(detail::seconds_to_ns(seconds)); }
+// Integer seconds get an exact-match overload: with `using namespace
+// asyncuv`, sleep(0) would otherwise be ambiguous with POSIX ::sleep(unsigned).
+template <std::integral I>
+SleepAwaiter<void> sleep(I seconds) {
+  return sleep(static_cast<double>(seconds));
+}
 
 // co_await sleep(500ms);
 template <class Rep, class Period>
