@@ -197,7 +197,7 @@ void EventLoop::run_ready() noexcept {
     uv_idle_stop(&idle_);
     idle_active_ = false;
   }
-  if (finished_ >= 256 && finished_ >= pending_) sweep();
+  if (sweep_soon_ || (finished_ >= 256 && finished_ >= pending_)) sweep();
   if (stopping_) uv_stop(&uv_);
 }
 
@@ -242,12 +242,14 @@ void EventLoop::arm_timer() noexcept {
 }
 
 void EventLoop::register_task(detail::TaskCore* t) noexcept {
+  t->in_registry = true;
   t->next_task = tasks_;
   tasks_ = t;
   ++pending_;
 }
 
 void EventLoop::sweep() noexcept {
+  sweep_soon_ = false;
   detail::TaskCore** link = &tasks_;
   while (detail::TaskCore* t = *link) {
     if (!t->done()) {
@@ -255,6 +257,7 @@ void EventLoop::sweep() noexcept {
       continue;
     }
     *link = std::exchange(t->next_task, nullptr);  // unlink first: decref may destroy
+    t->in_registry = false;
     --finished_;
     t->decref();
   }
@@ -278,6 +281,7 @@ void EventLoop::cancel_all_tasks() {
   while (tasks_) {
     detail::TaskCore* t = std::exchange(tasks_, tasks_->next_task);
     t->next_task = nullptr;
+    t->in_registry = false;
     --pending_;
     call_exception_handler({"Task was destroyed but it is pending!", nullptr, t->name()});
     t->abandon();

@@ -7,6 +7,9 @@ void GatherWait::init() noexcept {
   on_done = &GatherWait::on_child_done;
   for (std::size_t i = 0; i < n_; ++i) {
     TaskCore* c = child(i);
+    // asyncio's gather looks at every child's exception, even after it has
+    // returned (first failure) or been dropped: none is "never retrieved".
+    c->retrieved = true;
     if (!c->done()) ++pending_;
     else note_done(*c);
   }
@@ -43,19 +46,21 @@ void GatherWait::on_child_done(Listener* l, TaskCore& child) noexcept {
   }
 }
 
-// Records a finished child; the first failure wakes the awaiter at once
-// (unless the gather was cancelled or returns exceptions as results).
+// Records a finished child; the first failure (a cancelled child included,
+// even when we cancelled it) wakes the awaiter at once, unless exceptions
+// are results. asyncio's gather does not wait for slow cancellation handlers.
 void GatherWait::note_done(TaskCore& child) noexcept {
-  std::exception_ptr e = child.outcome_error();  // marks it retrieved
-  if (!e || return_exceptions_ || cancel_requested_ || signalled_) return;
+  std::exception_ptr e = child.outcome_error();
+  if (!e || return_exceptions_ || signalled_) return;
   error_ = e;
   signalled_ = true;
   if (task) task->wake();
 }
 
-// Cancelling the gather cancels the children; the awaiter then waits for
-// them all and raises CancelledError. Nothing to cancel means the outcome is
-// already decided, so the awaiting task gets a plain CancelledError.
+// Cancelling the gather cancels the children; the awaiter raises at the
+// first child that ends cancelled (or failed), or CancelledError once all
+// are done if every child swallowed its cancel. Nothing to cancel means the
+// outcome is already decided, so the awaiting task gets a plain CancelledError.
 bool GatherWait::on_cancel(Suspension* s) noexcept {
   auto* self = static_cast<GatherWait*>(s);
   if (self->signalled_) return false;

@@ -96,7 +96,14 @@ bool TaskCore::cancel() noexcept {
     return true;
   }
   if (Suspension* s = suspended_on) {
-    if (s->cancel && s->cancel(s)) return true;  // handed on
+    // A awaiting B awaiting A would recurse forever handing the cancel on
+    // (asyncio hits RecursionError): the second visit cancels A directly.
+    if (!cancelling) {
+      cancelling = true;
+      const bool handed_on = s->cancel && s->cancel(s);
+      cancelling = false;
+      if (handed_on && !must_cancel) return true;
+    }
     must_cancel = true;
     wake();
     return true;
@@ -137,7 +144,9 @@ void TaskCore::finish() noexcept {
     const bool cancelled = has_error ? error_is_cancel : must_cancel;
     state = cancelled ? State::cancelled : State::done;
   }
-  EventLoop::current()->task_finished();
+  EventLoop* loop = EventLoop::current();
+  loop->task_finished();
+  if (refs == 1 && has_error && !error_is_cancel && !retrieved) loop->sweep_soon();
   const std::uintptr_t slot = std::exchange(listener_slot, 0);
   if (slot & shared_tag) {
     untag(slot)->on_done(untag(slot), *this);
@@ -212,6 +221,13 @@ std::exception_ptr TaskCore::outcome_error() const {
   return error_or_null();
 }
 
+void TaskCore::last_references() noexcept {
+  if (refs == 0) return destroy();
+  if (in_registry && done() && has_error && !retrieved) {
+    if (EventLoop* loop = EventLoop::current()) loop->sweep_soon();
+  }
+}
+
 void TaskCore::abandon() noexcept {
   state = State::cancelled;
   decref();
@@ -246,6 +262,7 @@ void TaskAwaitBase::suspend(std::coroutine_handle<> h) {
   on_done = &TaskAwaitBase::on_target_done;
   target_->add_listener(this);
   registered_ = true;
+  suspended_ = true;
   self.park(this);
 }
 
@@ -265,7 +282,9 @@ void TaskAwaitBase::resumed() {
     target_->remove_listener(this);
     registered_ = false;
   }
-  running_task().throw_if_cancelled();
+  // asyncio: awaiting a finished task does not yield, so a pending cancel
+  // waits for the next real suspension point.
+  if (suspended_) running_task().throw_if_cancelled();
 }
 
 // ---- done callbacks ----

@@ -72,6 +72,8 @@ struct TaskCore : ReadyNode {
   bool error_is_cancel : 1 = false;
   bool has_custom_name : 1 = false;
   bool has_value : 1 = false;  // Promise<T>::value is constructed
+  bool cancelling : 1 = false;  // inside cancel(): breaks await cycles
+  bool in_registry : 1 = false;  // the loop still holds its reference
 
   union {
     std::coroutine_handle<> continuation;  // nested: who awaits us
@@ -115,7 +117,7 @@ struct TaskCore : ReadyNode {
 
   void incref() noexcept { ++refs; }
   void decref() noexcept {
-    if (--refs == 0) destroy();
+    if (--refs <= 1) [[unlikely]] last_references();
   }
   bool done() const noexcept { return state != State::pending; }
   std::exception_ptr error_or_null() const noexcept { return has_error ? error : nullptr; }
@@ -135,6 +137,7 @@ struct TaskCore : ReadyNode {
 
 private:
   void deliver_pending_cancel(Suspension* s) noexcept;
+  void last_references() noexcept;
   void finish() noexcept;
   void destroy() noexcept;
 };

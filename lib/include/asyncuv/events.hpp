@@ -139,6 +139,9 @@ public:
     ++finished_;
   }
   std::size_t pending_tasks() const noexcept { return pending_; }
+  // A finished task that only the loop still holds has an error nobody
+  // retrieved: sweep after this pass, so that it is reported promptly.
+  void sweep_soon() noexcept { sweep_soon_ = true; }
 
   // Runs the loop until stop() is called or nothing is left to wait for.
   void run_until_stopped();
@@ -184,6 +187,7 @@ private:
   detail::TaskCore* tasks_ = nullptr;  // registry: pending and finished tasks
   std::size_t pending_ = 0;
   std::size_t finished_ = 0;           // finished but still in tasks_
+  bool sweep_soon_ = false;
   bool idle_active_ = false;
   bool stopping_ = false;
   ExceptionHandler handler_;

@@ -161,14 +161,19 @@ Coro<std::vector<Outcome<T>>> gather_coros_outcomes(std::vector<Coro<T>> coros) 
   co_return co_await gather_range_outcomes(std::move(tasks));
 }
 
+// A braced list evaluates left to right (a call's arguments in no set order;
+// g++ often goes right to left): the children start in argument order, as
+// asyncio's.
 template <class... A>
 Coro<std::tuple<gathered_t<awaited_t<A>>...>> gather_mixed(A... aws) {
-  co_return co_await gather_tasks(ensure_task(std::move(aws))...);
+  std::tuple<Task<awaited_t<A>>...> tasks{ensure_task(std::move(aws))...};
+  co_return co_await std::apply([](auto&... t) { return gather_tasks(t...); }, tasks);
 }
 
 template <class... A>
 Coro<std::tuple<Outcome<awaited_t<A>>...>> gather_mixed_outcomes(A... aws) {
-  co_return co_await gather_outcomes(ensure_task(std::move(aws))...);
+  std::tuple<Task<awaited_t<A>>...> tasks{ensure_task(std::move(aws))...};
+  co_return co_await std::apply([](auto&... t) { return gather_outcomes(t...); }, tasks);
 }
 
 template <class R>

@@ -8,8 +8,8 @@
 #pragma once
 
 #include <chrono>
-#include <concepts>
 #include <cmath>
+#include <concepts>
 #include <cstdint>
 #include <limits>
 #include <stdexcept>
@@ -67,7 +67,9 @@ std::int64_t duration_to_ns(std::chrono::duration<Rep, Period> d) {
     return seconds_to_ns(duration<double>(d).count());
   } else {
     if (d <= d.zero()) return 0;
-    if (d >= duration_cast<duration<Rep, Period>>(nanoseconds::max())) return std::numeric_limits<std::int64_t>::max();
+    // Clamp in floating point: converting nanoseconds::max() to a finer
+    // period (picoseconds) or d to nanoseconds (hours::max()) would overflow.
+    if (duration<double, std::nano>(d).count() >= 9.2e18) return std::numeric_limits<std::int64_t>::max();
     return ceil<nanoseconds>(d).count();  // sub-nanosecond remainders round up
   }
 }
@@ -100,18 +102,17 @@ public:
 
 // co_await sleep(0.5); co_await sleep(0); co_await sleep(-1);
 inline SleepAwaiter<void> sleep(double seconds) { return SleepAwaiter<void>(detail::seconds_to_ns(seconds)); }
+// Integer seconds get an exact-match overload: with `using namespace
+// asyncuv`, sleep(0) would otherwise be ambiguous with POSIX ::sleep(unsigned).
+template <std::integral I>
+SleepAwaiter<void> sleep(I seconds) {
+  return sleep(static_cast<double>(seconds));
+}
 
 // co_await sleep(500ms);
 template <class Rep, class Period>
 SleepAwaiter<void> sleep(std::chrono::duration<Rep, Period> d) {
   return SleepAwaiter<void>(detail::duration_to_ns(d));
-}
-
-// co_await sleep(1); — whole seconds. Also keeps `sleep(0)` unambiguous next
-// to POSIX ::sleep(unsigned) under `using namespace asyncuv`.
-template <std::signed_integral I>
-SleepAwaiter<void> sleep(I seconds) {
-  return sleep(std::chrono::duration<I>(seconds));
 }
 
 // auto v = co_await sleep(1.0, value);  (asyncio.sleep(1, result=value))
@@ -123,9 +124,9 @@ template <class Rep, class Period, class T>
 SleepAwaiter<std::decay_t<T>> sleep(std::chrono::duration<Rep, Period> d, T&& value) {
   return {detail::duration_to_ns(d), std::forward<T>(value)};
 }
-template <std::signed_integral I, class T>
+template <std::integral I, class T>
 SleepAwaiter<std::decay_t<T>> sleep(I seconds, T&& value) {
-  return sleep(std::chrono::duration<I>(seconds), std::forward<T>(value));
+  return sleep(static_cast<double>(seconds), std::forward<T>(value));
 }
 
 }  // namespace asyncuv

@@ -49,6 +49,7 @@ private:
   static void on_target_done(Listener* l, TaskCore&) noexcept;
   static bool on_cancel(Suspension* s) noexcept;
   bool registered_ = false;
+  bool suspended_ = false;  // only a real suspension is a cancellation point
 };
 
 // Runs a user's done callback through the loop (call_soon), never inline.

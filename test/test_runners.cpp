@@ -1,0 +1,267 @@
+// run(): return value and exception, nesting, and asyncio.run()'s shutdown
+// sequence (one more iteration, cancel and await the rest, close the loop).
+#include <doctest/doctest.h>
+
+#include <asyncuv/asyncuv.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+// Lets doctest print the logs the tests compare.
+namespace doctest {
+template <>
+struct StringMaker<std::vector<std::string>> {
+  static String convert(const std::vector<std::string>& v) {
+    std::string s = "{";
+    for (const auto& x : v) s += (s.size() > 1 ? ", \"" : "\"") + x + "\"";
+    return (s + "}").c_str();
+  }
+};
+}  // namespace doctest
+
+using namespace asyncuv;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using Log = std::vector<std::string>;
+
+namespace {
+
+struct MainFailed : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+TEST_CASE("run returns main's value") {
+  CHECK(run([]() -> Coro<int> {
+          co_await sleep(1ms);
+          co_return 7;
+        }()) == 7);
+  CHECK(run([]() -> Coro<std::string> { co_return "no suspension"; }()) == "no suspension");
+  bool ran = false;
+  run([](bool* ran) -> Coro<void> {
+    *ran = true;
+    co_return;
+  }(&ran));
+  CHECK(ran);
+}
+
+TEST_CASE("run rethrows main's exception, with its type") {
+  CHECK_THROWS_WITH_AS(run([]() -> Coro<int> {
+                         co_await sleep(0);
+                         throw MainFailed("main failed");
+                       }()),
+                       "main failed", MainFailed);
+  CHECK_THROWS_AS(run([]() -> Coro<void> { throw MainFailed("at once"); }()), MainFailed);
+  CHECK(EventLoop::current() == nullptr);
+}
+
+TEST_CASE("run of a main that ends cancelled raises CancelledError") {
+  bool cancelled = false;
+  try {
+    run([]() -> Coro<void> {
+      co_await sleep(0);
+      throw CancelledError();
+    }());
+  } catch (const CancelledError&) {
+    cancelled = true;
+  }
+  CHECK(cancelled);
+}
+
+TEST_CASE("run twice in a row; no loop is left behind") {
+  for (int i = 0; i < 3; ++i) {
+    CHECK(EventLoop::current() == nullptr);
+    CHECK(run([](int i) -> Coro<int> {
+            CHECK(EventLoop::current() != nullptr);
+            co_await sleep(1ms);
+            co_return i;
+          }(i)) == i);
+    CHECK(EventLoop::current() == nullptr);
+    CHECK_THROWS_AS(get_running_loop(), RuntimeError);
+  }
+}
+
+TEST_CASE("run inside a running loop is a RuntimeError") {
+  bool inner_ran = false;
+  auto msg = run([](bool* inner_ran) -> Coro<std::string> {
+    std::string msg = "no error";
+    try {
+      run([](bool* inner_ran) -> Coro<void> {
+        *inner_ran = true;
+        co_return;
+      }(inner_ran));
+    } catch (const RuntimeError& e) {
+      msg = e.what();
+    }
+    co_await sleep(0);  // the outer loop still works
+    co_return msg;
+  }(&inner_ran));
+  CHECK(msg == "asyncuv.run() cannot be called from a running event loop");
+  CHECK_FALSE(inner_ran);
+}
+
+TEST_CASE("the loop stops one iteration after main finishes, then cancels what is left") {
+  // Python 3.11 logs: main returns, step1, v first step, t cancelled, u caught, u final sleep done
+  Log log;
+  auto r = run([](Log* log) -> Coro<int> {
+    create_task([](Log* log) -> Coro<void> {  // u: catches the cancel, sleeps once more, returns
+      try {
+        co_await sleep(10s);
+        co_return;
+      } catch (const CancelledError&) {
+        log->push_back("u caught");
+      }
+      co_await sleep(10ms);
+      log->push_back("u final sleep done");
+    }(log));
+    co_await sleep(0);
+    create_task([](Log* log) -> Coro<void> {  // t: gets one step, then the cancel
+      log->push_back("step1");
+      try {
+        co_await sleep(0);
+        log->push_back("step2");
+      } catch (const CancelledError&) {
+        log->push_back("t cancelled");
+        throw;
+      }
+    }(log));
+    create_task([](Log* log) -> Coro<void> {  // v: one step is all it needs
+      log->push_back("v first step");
+      co_return;
+    }(log));
+    log->push_back("main returns");
+    co_return 7;
+  }(&log));
+  CHECK(r == 7);
+  CHECK(log == Log{"main returns", "step1", "v first step", "t cancelled", "u caught", "u final sleep done"});
+}
+
+TEST_CASE("shutdown cancels pending tasks even when main fails, and their cleanup runs") {
+  Log log;
+  auto t0 = Clock::now();
+  CHECK_THROWS_AS(run([](Log* log) -> Coro<void> {
+                    for (int i = 0; i < 3; ++i) {
+                      create_task([](Log* log, int i) -> Coro<void> {
+                        try {
+                          co_await sleep(3600s);
+                        } catch (const CancelledError&) {
+                          log->push_back("cleanup " + std::to_string(i));
+                          throw;
+                        }
+                      }(log, i));
+                    }
+                    co_await sleep(1ms);
+                    throw MainFailed("boom");
+                  }(&log)),
+                  MainFailed);
+  CHECK(Clock::now() - t0 < 60s);
+  REQUIRE(log.size() == 3);
+  std::sort(log.begin(), log.end());
+  CHECK(log == Log{"cleanup 0", "cleanup 1", "cleanup 2"});
+}
+
+TEST_CASE("shutdown waits for tasks awaiting tasks and gathers") {
+  Log log;
+  run([](Log* log) -> Coro<void> {
+    auto leaf = create_task([](Log* log) -> Coro<int> {
+      try {
+        co_await sleep(3600s);
+      } catch (const CancelledError&) {
+        log->push_back("leaf");
+        throw;
+      }
+      co_return 0;
+    }(log));
+    create_task([](Log* log, Task<int> leaf) -> Coro<void> {
+      try {
+        co_await gather(leaf, [](Log* log) -> Coro<void> {
+          try {
+            co_await sleep(3600s);
+          } catch (const CancelledError&) {
+            log->push_back("child");
+            throw;
+          }
+        }(log));
+      } catch (const CancelledError&) {
+        log->push_back("gatherer");
+        throw;
+      }
+    }(log, leaf));
+    co_await sleep(1ms);
+  }(&log));
+  REQUIRE(log.size() == 3);
+  CHECK(log.back() == "gatherer");
+}
+
+TEST_CASE("a task that catches the shutdown cancel may await several times more") {
+  // asyncio cancels once and waits for the task, however long it takes.
+  int steps = 0;
+  auto t0 = Clock::now();
+  run([](int* steps) -> Coro<void> {
+    create_task([](int* steps) -> Coro<void> {
+      try {
+        co_await sleep(3600s);
+      } catch (const CancelledError&) {
+      }
+      for (int i = 0; i < 3; ++i) {
+        co_await sleep(2ms);
+        ++*steps;
+      }
+    }(steps));
+    co_await sleep(0);
+  }(&steps));
+  CHECK(steps == 3);
+  CHECK(Clock::now() - t0 >= 6ms);
+}
+
+TEST_CASE("an await cycle (A awaits B awaits A) is broken by cancellation, not a stack overflow") {
+  // Nothing can ever wake main: the loop runs dry. Shutdown then cancels
+  // the cycle; asyncio would hang (and hit RecursionError when cancelling).
+  Log log;
+  auto a = std::make_shared<Task<void>>();
+  auto b = std::make_shared<Task<void>>();
+  auto body = [](Log* log, std::string name, std::shared_ptr<Task<void>> other) -> Coro<void> {
+    co_await sleep(0);
+    try {
+      co_await *other;
+    } catch (const CancelledError&) {
+      log->push_back(name + " cancelled");
+      throw;
+    }
+  };
+  CHECK_THROWS_AS(run([](Log* log, auto body, std::shared_ptr<Task<void>> a, std::shared_ptr<Task<void>> b) -> Coro<void> {
+                    *a = create_task(body(log, "a", b));
+                    *b = create_task(body(log, "b", a));
+                    co_await *a;
+                  }(&log, body, a, b)),
+                  RuntimeError);
+  CHECK(a->cancelled());
+  CHECK(b->cancelled());
+  std::sort(log.begin(), log.end());
+  CHECK(log == Log{"a cancelled", "b cancelled"});
+  *a = Task<void>();  // break the reference cycle
+  *b = Task<void>();
+}
+
+TEST_CASE("run's main task is a Task-N like any other") {
+  auto names = run([]() -> Coro<std::vector<std::string>> {
+    auto a = create_task([]() -> Coro<void> { co_return; }());
+    auto b = create_task([]() -> Coro<void> { co_return; }());
+    co_await gather(a, b);
+    co_return std::vector<std::string>{a.get_name(), b.get_name()};
+  }());
+  const int a = std::stoi(names[0].substr(5));
+  CHECK(names[1] == "Task-" + std::to_string(a + 1));
+  // The next run's main takes the next number, its first task the one after.
+  auto next = run([]() -> Coro<std::string> {
+    auto t = create_task([]() -> Coro<void> { co_return; }());
+    co_await t;
+    co_return t.get_name();
+  }());
+  CHECK(next == "Task-" + std::to_string(a + 3));
+}
+
+}  // namespace
