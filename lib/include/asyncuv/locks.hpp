@@ -1,0 +1,2 @@
+// asyncuv/locks.hpp — (being written)
+#pragma once

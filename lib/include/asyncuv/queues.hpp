@@ -1,0 +1,2 @@
+// asyncuv/queues.hpp — (being written)
+#pragma once

@@ -1,0 +1,2 @@
+// asyncuv/taskgroups.hpp — (being written)
+#pragma once

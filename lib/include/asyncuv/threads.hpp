@@ -1,0 +1,2 @@
+// asyncuv/threads.hpp — (being written)
+#pragma once

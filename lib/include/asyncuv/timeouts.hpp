@@ -1,0 +1,2 @@
+// asyncuv/timeouts.hpp — (being written)
+#pragma once

@@ -1,0 +1,2 @@
+// asyncuv/wait.hpp — (being written)
+#pragma once

@@ -1,0 +1,2 @@
+// locks.cpp — (being written)
+#include "asyncuv/locks.hpp"

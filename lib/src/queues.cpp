@@ -1,0 +1,2 @@
+// queues.cpp — (being written)
+#include "asyncuv/queues.hpp"

@@ -1,0 +1,2 @@
+// taskgroups.cpp — (being written)
+#include "asyncuv/taskgroups.hpp"

@@ -1,0 +1,2 @@
+// threads.cpp — (being written)
+#include "asyncuv/threads.hpp"

@@ -1,0 +1,2 @@
+// timeouts.cpp — (being written)
+#include "asyncuv/timeouts.hpp"

@@ -1,0 +1,2 @@
+// wait.cpp — (being written)
+#include "asyncuv/wait.hpp"

@@ -1,0 +1,3 @@
+// (being written)
+#include <doctest/doctest.h>
+#include <asyncuv/asyncuv.hpp>
