@@ -57,7 +57,7 @@ struct LocalPool {
   std::size_t left = 0;
   bool exited = false;
 };
-thread_local LocalPool local;
+[[gnu::tls_model("initial-exec")]] thread_local LocalPool local;
 
 void push(std::array<FreeBlock*, classes>& lists, std::size_t c, void* p) noexcept {
   auto* b = static_cast<FreeBlock*>(p);
@@ -126,6 +126,13 @@ void* allocate_frame(std::size_t size) {
   if (FreeBlock* b = local.free[c]) {
     local.free[c] = b->next;
     return b;
+  }
+  const std::size_t block = (c + 1) * granule;
+  if (block <= local.left && shared_blocks.load(std::memory_order_relaxed) == 0) {  // carve
+    void* p = local.cursor;
+    local.cursor += block;
+    local.left -= block;
+    return p;
   }
   return refill(c);
 }

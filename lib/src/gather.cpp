@@ -50,6 +50,7 @@ void GatherWait::on_child_done(Listener* l, TaskCore& child) noexcept {
 // even when we cancelled it) wakes the awaiter at once, unless exceptions
 // are results. asyncio's gather does not wait for slow cancellation handlers.
 void GatherWait::note_done(TaskCore& child) noexcept {
+  if (child.state == TaskCore::State::done && !child.has_error) return;  // the common case
   std::exception_ptr e = child.outcome_error();
   if (!e || return_exceptions_ || signalled_) return;
   error_ = e;

@@ -20,8 +20,11 @@ namespace {
 std::atomic<std::uint64_t> task_counter{0};
 constexpr std::uint64_t id_block = 4096;
 
+[[gnu::tls_model("initial-exec")]] thread_local std::uint64_t next_id = 0, end_id = 0;
+
 std::uint64_t next_task_id() noexcept {
-  thread_local std::uint64_t next = 0, end = 0;
+  std::uint64_t& next = next_id;
+  std::uint64_t& end = end_id;
   if (next == end) {
     next = task_counter.fetch_add(id_block, std::memory_order_relaxed) + 1;
     end = next + id_block;
