@@ -1,2 +1,182 @@
-// locks.cpp — (being written)
+// locks.cpp — Event, Lock, Semaphore and Condition (asyncio.locks).
+//
+// A waiter that was woken stays in the queue until its task runs, exactly as
+// asyncio's done-but-not-yet-awaited futures do: that is what stops a newly
+// arriving task from taking a lock (or a semaphore unit) that was already
+// handed to a waiter, and what lets a waiter cancelled after the hand-over
+// pass it on when it finally runs.
 #include "asyncuv/locks.hpp"
+
+#include <stdexcept>
+
+namespace asyncuv {
+namespace detail {
+
+WaitList::~WaitList() {
+  // Waiters outlive us: they must not touch this list (or its owner) again.
+  while (WaitNode* n = pop_front()) n->orphaned = true;
+}
+
+std::size_t WaitList::size() const noexcept {
+  std::size_t n = 0;
+  for (const WaitLink* l = head_.next; l != &head_; l = l->next) ++n;
+  return n;
+}
+
+void wait_in(WaitList& list, WaitNode* n, std::coroutine_handle<> h, bool (*on_cancel)(Suspension*)) {
+  TaskCore& self = running_task();
+  n->resume = h;
+  n->cancel = on_cancel;
+  list.push_back(n);
+  self.park(n);  // a cancel already pending calls on_cancel right here
+}
+
+bool leave_queue(Suspension* s) noexcept {
+  auto* n = static_cast<WaitNode*>(s);
+  if (n->linked()) WaitList::unlink(n);
+  return false;
+}
+
+bool leave_unless_woken(Suspension* s) noexcept {
+  auto* n = static_cast<WaitNode*>(s);
+  if (!n->woken && n->linked()) WaitList::unlink(n);
+  return false;
+}
+
+namespace {
+
+void wake(WaitNode* n) noexcept {
+  n->woken = true;
+  n->task->wake();
+}
+
+[[noreturn]] void throw_orphaned(const char* what) {
+  throw RuntimeError(std::string(what) + " was destroyed while a task waited for it");
+}
+
+}  // namespace
+}  // namespace detail
+
+// ---- Event ----
+
+void Event::set() noexcept {
+  if (value_) return;
+  value_ = true;
+  while (detail::WaitNode* n = waiters_.pop_front()) detail::wake(n);
+}
+
+// ---- Lock ----
+
+void Lock::release() {
+  if (!locked_) throw RuntimeError("Lock is not acquired.");
+  locked_ = false;
+  wake_up_first();
+}
+
+// asyncio's _wake_up_first: a first waiter already woken will take the lock
+// (or, cancelled, pass it on) when it runs.
+void Lock::wake_up_first() noexcept {
+  detail::WaitNode* first = waiters_.front();
+  if (first && !first->woken) detail::wake(first);
+}
+
+void Lock::AcquireAwaiter::resumed() {
+  if (linked()) detail::WaitList::unlink(this);
+  if (task->must_cancel) {
+    // Cancelled, possibly after the lock was handed to us: never keep it.
+    if (!orphaned && !l_->locked_) l_->wake_up_first();
+    task->throw_if_cancelled();
+  }
+  if (orphaned) detail::throw_orphaned("Lock");
+  l_->locked_ = true;
+}
+
+// ---- Semaphore ----
+
+Semaphore::Semaphore(std::int64_t value) : Semaphore(value, -1) {}
+
+Semaphore::Semaphore(std::int64_t value, std::int64_t bound) : value_(value), bound_(bound) {
+  if (value < 0) throw std::invalid_argument("Semaphore initial value must be >= 0");
+}
+
+void Semaphore::release() {
+  if (bound_ >= 0 && value_ >= bound_) throw std::invalid_argument("BoundedSemaphore released too many times");
+  ++value_;
+  wake_up_next();
+}
+
+// A unit is reserved for the woken waiter at once (asyncio 3.11's
+// _wake_up_next), so that nobody can take it before the waiter runs.
+void Semaphore::wake_up_next() noexcept {
+  for (detail::WaitNode* n = waiters_.front(); n; n = waiters_.next_of(n)) {
+    if (!n->woken) {
+      --value_;
+      detail::wake(n);
+      return;
+    }
+  }
+}
+
+void Semaphore::AcquireAwaiter::resumed() {
+  if (linked()) detail::WaitList::unlink(this);
+  if (task->must_cancel) {
+    if (woken && !orphaned) {  // the unit reserved for us goes to the next
+      ++s_->value_;
+      s_->wake_up_next();
+    }
+    task->throw_if_cancelled();
+  }
+  if (orphaned) detail::throw_orphaned("Semaphore");
+  if (s_->value_ > 0) s_->wake_up_next();
+}
+
+// ---- Condition ----
+
+class Condition::NotifyAwaiter : detail::WaitNode {
+public:
+  explicit NotifyAwaiter(detail::WaitList& list) noexcept : list_(&list) {}
+  NotifyAwaiter(NotifyAwaiter&&) = delete;
+  ~NotifyAwaiter() {
+    if (linked()) detail::WaitList::unlink(this);
+  }
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) { detail::wait_in(*list_, this, h, &detail::leave_queue); }
+  void await_resume() { task->throw_if_cancelled(); }
+
+private:
+  detail::WaitList* list_;
+};
+
+Coro<bool> Condition::wait() {
+  if (!locked()) throw RuntimeError("cannot wait on un-acquired lock");
+  release();
+  bool cancelled = false;
+  try {
+    co_await NotifyAwaiter(waiters_);
+  } catch (const CancelledError&) {
+    cancelled = true;
+  }
+  // The lock is taken back whatever happened; a cancellation meanwhile
+  // only makes us queue again.
+  for (;;) {
+    try {
+      co_await lock_->acquire();
+      break;
+    } catch (const CancelledError&) {
+      cancelled = true;
+    }
+  }
+  if (cancelled) throw CancelledError();
+  co_return true;
+}
+
+void Condition::notify(std::size_t n) {
+  if (!locked()) throw RuntimeError("cannot notify on un-acquired lock");
+  for (std::size_t i = 0; i < n; ++i) {
+    detail::WaitNode* w = waiters_.pop_front();
+    if (!w) break;
+    detail::wake(w);
+  }
+}
+
+}  // namespace asyncuv

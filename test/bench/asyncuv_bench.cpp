@@ -1,6 +1,6 @@
 // asyncuv_bench.cpp — asyncuv's side of the peer benchmarks (../shared/peers).
 //
-// Usage: asyncuv-bench spawn|sleepers|yield N
+// Usage: asyncuv-bench spawn|sleepers|yield|queue N
 //
 // Prints one line, in the peers' format and field order:
 //   peer=asyncuv workload=W n=N ns_per_op=X wall_ms=Y [overhead_ms=Z] [bytes_per_task=B]
@@ -21,6 +21,13 @@
 //   yield    K = 100 tasks, each doing `co_await sleep(0)` N/K times (the
 //            remainder spread over the first tasks), then gather; checks that
 //            the yields add up to N. ns_per_op = wall / N.
+//   queue    a contended producer/consumer: one task puts 0..N-1 into a
+//            Queue<int64_t>(maxsize=100) with `co_await q.put(i)`, another
+//            gets N items with `co_await q.get()` and sums them (it counts,
+//            no sentinel); both created with create_task and gathered;
+//            checks sum == N*(N-1)/2. ns_per_op = wall / N. The same
+//            workload for asyncio/uvloop is test/bench/queue_peers.py, for
+//            raw libuv test/bench/queue_raw.c.
 //
 // Measurement, as in every peer: the clock (std::chrono::steady_clock) is read
 // inside the main coroutine, so creating the loop and the main task is not
@@ -54,6 +61,7 @@ using asyncuv::Task;
 
 constexpr int kSleepMs = 50;
 constexpr int kYieldTasks = 100;
+constexpr int kQueueSize = 100;
 
 // ---- memory: /proc/self/status, in kB ----
 
@@ -93,6 +101,16 @@ Coro<std::int64_t> sleeper(std::int64_t i) {
 Coro<std::int64_t> yielder(std::int64_t m) {
   for (std::int64_t j = 0; j < m; ++j) co_await asyncuv::sleep(0);
   co_return m;
+}
+
+Coro<void> queue_producer(asyncuv::Queue<std::int64_t>& q, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) co_await q.put(i);
+}
+
+Coro<std::int64_t> queue_consumer(asyncuv::Queue<std::int64_t>& q, std::int64_t n) {
+  std::int64_t sum = 0;
+  for (std::int64_t i = 0; i < n; ++i) sum += co_await q.get();
+  co_return sum;
 }
 
 // ---- the measured phases ----
@@ -173,9 +191,30 @@ Coro<Result> bench_yield(std::int64_t n) {
   co_return r;
 }
 
+Coro<Result> bench_queue(std::int64_t n) {
+  Result r;
+  asyncuv::Queue<std::int64_t> q(kQueueSize);
+  const auto t0 = Clock::now();
+
+  Task<void> producer = asyncuv::create_task(queue_producer(q, n));
+  Task<std::int64_t> consumer = asyncuv::create_task(queue_consumer(q, n));
+  auto [done, sum] = co_await asyncuv::gather(producer, consumer);
+  (void)done;
+
+  const auto t1 = Clock::now();
+  r.wall_ns = elapsed_ns(t0, t1);
+  if (sum != n * (n - 1) / 2 || !q.empty()) {
+    r.why = "sum=" + std::to_string(sum) + " expected=" + std::to_string(n * (n - 1) / 2) +
+            " left=" + std::to_string(q.qsize());
+    co_return r;
+  }
+  r.ok = true;
+  co_return r;
+}
+
 int usage(const char* msg) {
   if (msg) std::fprintf(stderr, "asyncuv-bench: %s\n", msg);
-  std::fprintf(stderr, "usage: asyncuv-bench spawn|sleepers|yield N\n");
+  std::fprintf(stderr, "usage: asyncuv-bench spawn|sleepers|yield|queue N\n");
   return 2;
 }
 
@@ -193,7 +232,8 @@ int main(int argc, char** argv) {
   if (workload == "spawn") bench = bench_spawn;
   else if (workload == "sleepers") bench = bench_sleepers;
   else if (workload == "yield") bench = bench_yield;
-  else return usage("unknown workload (spawn|sleepers|yield)");
+  else if (workload == "queue") bench = bench_queue;
+  else return usage("unknown workload (spawn|sleepers|yield|queue)");
 
   Result r;
   try {

@@ -7,8 +7,8 @@
 #   -r, --runs R       repetitions of every case (default 5; --quick: 3)
 #   --quick            R=3 and the slow peers (--slow) at N/10 from the start
 #   --peers "LIST"     peers besides asyncuv (default "libuv asio node uvloop asyncio")
-#   --cases "LIST"     workload:N ... (default
-#                      "spawn:1000000 sleepers:100000 sleepers:1000000 yield:1000000")
+#   --cases "LIST"     workload:N ... (default "spawn:1000000 sleepers:100000
+#                      sleepers:1000000 yield:1000000 queue:1000000")
 #   --slow "LIST"      which peers are slow (default "uvloop asyncio")
 #   --slow-div D       run the slow peers at N/D (default 1; --quick: 10); asyncuv
 #                      is then also run at N/D so that their ratio is like for like
@@ -27,6 +27,10 @@
 #   meson setup DIR --buildtype=release -Dtests=false -Ddemo=false
 # (b_ndebug=if-release, so NDEBUG as in the peers' -O3 -DNDEBUG).
 # A peer whose run.sh exits 3 (missing dependency) is skipped with a note.
+# The queue workload (a producer and a consumer task through a Queue of 100)
+# is not one of ../shared/peers': its peers live here, test/bench/queue_peers.py
+# (asyncio, uvloop) and test/bench/queue_raw.c (libuv, built into DIR with $CC);
+# node and asio have no queue peer (their cells show "-").
 # Raw result lines go to DIR/compare-<time>.log; the tables go to stdout,
 # progress to stderr. Exit status: 0, 1 if some run failed, 2 bad usage.
 set -euo pipefail
@@ -38,7 +42,7 @@ PEERS_DIR="${PEERS_DIR:-$REPO/../shared/peers}"
 RUNS=""
 QUICK=0
 PEERS="libuv asio node uvloop asyncio"
-CASES="spawn:1000000 sleepers:100000 sleepers:1000000 yield:1000000"
+CASES="spawn:1000000 sleepers:100000 sleepers:1000000 yield:1000000 queue:1000000"
 SLOW="uvloop asyncio"
 SLOW_DIV=""
 MAX_S=60
@@ -79,7 +83,7 @@ for p in $PEERS; do
   case "$p" in libuv|asio|node|uvloop|asyncio) ;; asyncuv) ;; *) usage "unknown peer '$p'" ;; esac
 done
 for c in $CASES; do
-  [[ "$c" =~ ^(spawn|sleepers|yield):[0-9]+$ ]] || usage "bad case '$c' (workload:N)"
+  [[ "$c" =~ ^(spawn|sleepers|yield|queue):[0-9]+$ ]] || usage "bad case '$c' (workload:N)"
 done
 for n in $SCALING_N; do [[ "$n" =~ ^[0-9]+$ ]] || usage "bad scaling N '$n'"; done
 PEERS="$(for p in $PEERS; do [[ $p == asyncuv ]] || echo "$p"; done | tr '\n' ' ')"
@@ -106,6 +110,30 @@ fi
 meson compile -C "$BUILD" asyncuv-bench >&2
 ASYNCUV_BIN="$BUILD/test/bench/asyncuv-bench"
 [[ -x "$ASYNCUV_BIN" ]] || { echo "compare.sh: $ASYNCUV_BIN was not built" >&2; exit 1; }
+
+# ---- the queue workload's own peers (test/bench/queue_peers.py, queue_raw.c) ----
+QUEUE_PY="$HERE/queue_peers.py"
+QUEUE_PYTHON="${PEERS_PYTHON:-/usr/bin/python3}"
+QUEUE_RAW_BIN="$BUILD/queue_raw"
+QUEUE_RAW_OK=0
+if [[ " $CASES " == *" queue:"* ]]; then
+  read -r -a QOPT <<<"${PEERS_OPT:--O3 -DNDEBUG}"
+  if pkg-config --exists libuv 2>/dev/null &&
+    "${CC:-gcc}" -std=gnu11 "${QOPT[@]}" -Wall -Wextra $(pkg-config --cflags libuv) "$HERE/queue_raw.c" \
+      $(pkg-config --libs libuv) -o "$QUEUE_RAW_BIN" >&2; then
+    QUEUE_RAW_OK=1
+  else
+    echo "compare.sh: could not build queue_raw.c (libuv queue peer skipped)" >&2
+  fi
+fi
+has_queue_peer() { # has_queue_peer PEER
+  case "$1" in
+    libuv) [[ $QUEUE_RAW_OK == 1 ]] ;;
+    asyncio) [[ -x "$QUEUE_PYTHON" ]] ;;
+    uvloop) "$QUEUE_PYTHON" -c 'import uvloop' 2>/dev/null ;;
+    *) return 1 ;;
+  esac
+}
 
 # ---- which peers can run (this also builds the compiled ones, untimed) ----
 NOTES=()
@@ -144,6 +172,7 @@ for c in $CASES; do
   w="${c%%:*}"; n="${c#*:}"
   add_job asyncuv "$w" "$n"
   for p in $AVAILABLE; do
+    [[ $w == queue ]] && ! has_queue_peer "$p" && continue
     if is_slow "$p" && [[ $SLOW_DIV -gt 1 ]]; then
       add_job asyncuv "$w" $((n / SLOW_DIV))   # a like-for-like reference
       add_job "$p" "$w" $((n / SLOW_DIV))
@@ -168,6 +197,8 @@ echo "compare.sh: ${#JOBS[@]} jobs x $RUNS rounds; raw lines: $LOG" >&2
 
 run_one() { # run_one PEER WORKLOAD N -> the result line
   if [[ "$1" == asyncuv ]]; then "$ASYNCUV_BIN" "$2" "$3"
+  elif [[ "$2" == queue && "$1" == libuv ]]; then "$QUEUE_RAW_BIN" queue "$3"
+  elif [[ "$2" == queue ]]; then "$QUEUE_PYTHON" "$QUEUE_PY" --loop "$1" queue "$3"
   else "$PEERS_DIR/run.sh" "$1" "$2" "$3"; fi
 }
 
@@ -208,6 +239,7 @@ ROWS=""
 for c in $CASES; do
   w="${c%%:*}"; n="${c#*:}"
   for p in asyncuv $AVAILABLE; do
+    [[ $w == queue && $p != asyncuv ]] && ! has_queue_peer "$p" && continue
     if [[ $p != asyncuv ]] && is_slow "$p" && [[ $SLOW_DIV -gt 1 ]]; then
       k="$p:$w:$((n / SLOW_DIV))"
       # asyncuv's like-for-like reference, listed once before the first slow peer
@@ -270,9 +302,9 @@ printf '%s' "$ROWS" | awk -F'|' -v runs="$RUNS" -v casesstr="$CASES" '
     # headline: one row per peer, one column per case
     ncases = split(casesstr, cases, " ")
     printf "| peer |"; for (c = 1; c <= ncases; c++) printf " %s ns/op (ratio) |", cases[c]
-    for (c = 1; c <= ncases; c++) if (cases[c] !~ /^yield/) printf " %s B/task |", cases[c]
+    for (c = 1; c <= ncases; c++) if (cases[c] !~ /^(yield|queue)/) printf " %s B/task |", cases[c]
     printf "\n|---|"; for (c = 1; c <= ncases; c++) printf "---:|"
-    for (c = 1; c <= ncases; c++) if (cases[c] !~ /^yield/) printf "---:|"
+    for (c = 1; c <= ncases; c++) if (cases[c] !~ /^(yield|queue)/) printf "---:|"
     printf "\n"
     np = 0
     for (r = 1; r <= nrows; r++) { split(rows[r], x, "|"); if (x[1] == "main" && !(x[2] in pseen)) { pseen[x[2]] = 1; plist[++np] = x[2] } }
@@ -289,7 +321,7 @@ printf '%s' "$ROWS" | awk -F'|' -v runs="$RUNS" -v casesstr="$CASES" '
         else printf " %.1f (%s%s)%s |", m, ratio(m, stat(rid, "ns")), (n != wn[2] && cnt["asyncuv" SUBSEP wn[1] SUBSEP n] == 0) ? "†" : "", note
       }
       for (c = 1; c <= ncases; c++) {
-        if (cases[c] ~ /^yield/) continue
+        if (cases[c] ~ /^(yield|queue)/) continue
         split(cases[c], wn, ":"); n = cell[p, cases[c]]
         printf " %s |", fmt(stat(p SUBSEP wn[1] SUBSEP n, "bpt"), 0)
       }
