@@ -94,6 +94,7 @@ void TaskCore::deliver_pending_cancel(Suspension* s) noexcept {
 
 bool TaskCore::cancel() noexcept {
   if (done()) return false;
+  if (cancel_requests != UINT8_MAX) ++cancel_requests;
   if (!started) {
     must_cancel = true;  // already scheduled for its first step
     return true;

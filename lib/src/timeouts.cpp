@@ -1,2 +1,132 @@
-// timeouts.cpp — (being written)
+// timeouts.cpp — the Timeout scope's state machine and wait_for's helpers.
 #include "asyncuv/timeouts.hpp"
+
+#include <charconv>
+#include <cmath>
+
+namespace asyncuv {
+
+namespace detail {
+
+bool is_cancelled_error(const std::exception_ptr& e) noexcept {
+  if (!e) return false;
+  try {
+    std::rethrow_exception(e);
+  } catch (const CancelledError&) {
+    return true;
+  } catch (...) {
+  }
+  return false;
+}
+
+Coro<void> cancel_and_wait(TaskCore* t) {
+  t->cancel();
+  TaskCore* const one[1] = {t};
+  co_await TaskSetWait(one, 1, ReturnWhen::all_completed);
+}
+
+namespace {
+
+// Loop time (seconds) to a timer deadline on the uv_hrtime clock, rounded up
+// so that the timer never fires before `when`.
+std::uint64_t when_to_ns(double when) {
+  if (std::isnan(when)) throw std::invalid_argument("Invalid timeout: NaN (not a number)");
+  const double ns = std::ceil(when * 1e9);
+  if (ns <= 0) return 0;
+  if (ns >= 1.8e19) return no_deadline - 1;
+  return static_cast<std::uint64_t>(ns);
+}
+
+// Python's repr of a float: shortest round-trip digits, "12.0" not "12".
+std::string float_repr(double v) {
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  std::string s(buf, ec == std::errc() ? end : buf);
+  if (s.find_first_of(".eni") == std::string::npos) s += ".0";
+  return s;
+}
+
+}  // namespace
+}  // namespace detail
+
+Timeout timeout(std::optional<double> delay) {
+  if (!delay) return Timeout(std::nullopt);
+  return Timeout(get_running_loop().time() + *delay);
+}
+
+Timeout::Timeout(std::optional<double> when) noexcept : when_(when) { fire = &Timeout::on_fire; }
+
+Timeout::~Timeout() { disarm(); }
+
+void Timeout::disarm() noexcept {
+  if (!queued()) return;
+  if (EventLoop* loop = EventLoop::current()) loop->remove_timer(this);
+}
+
+void Timeout::reschedule(std::optional<double> when) {
+  switch (state_) {
+    case State::entered:
+      break;
+    case State::created:
+      throw RuntimeError("Timeout has not been entered");
+    case State::expiring:
+      throw RuntimeError("Cannot change state of expiring Timeout");
+    case State::expired:
+      throw RuntimeError("Cannot change state of expired Timeout");
+    case State::exited:
+      throw RuntimeError("Cannot change state of finished Timeout");
+  }
+  const std::uint64_t deadline = when ? detail::when_to_ns(*when) : 0;
+  disarm();
+  when_ = when;
+  if (!when) return;
+  // A deadline already past fires before the task's next step (Python:
+  // call_soon): deadline 0 is due at once, with no rounding up to the next
+  // millisecond, and the loop runs due timers between two ready passes.
+  deadline_ns = deadline <= uv_hrtime() ? 0 : deadline;
+  get_running_loop().add_timer(this);
+}
+
+std::string Timeout::repr() const {
+  static constexpr const char* names[] = {"created", "active", "expiring", "expired", "finished"};
+  std::string s = "<Timeout [";
+  s += names[static_cast<int>(state_)];
+  s += "]";
+  if (state_ == State::entered) {
+    s += " when=";
+    s += when_ ? detail::float_repr(std::round(*when_ * 1000) / 1000) : "None";
+  }
+  return s + ">";
+}
+
+void Timeout::enter() {
+  if (state_ != State::created) throw RuntimeError("Timeout has already been entered");
+  EventLoop* loop = EventLoop::current();
+  detail::TaskCore* task = loop ? loop->running_task() : nullptr;
+  if (!task) throw RuntimeError("Timeout should be used inside a task");
+  state_ = State::entered;
+  task_ = task;
+  cancelling_ = task->cancel_requests;
+  reschedule(when_);
+}
+
+void Timeout::exit(std::exception_ptr error) {
+  disarm();
+  if (state_ == State::expiring) {
+    state_ = State::expired;
+    // Only when no new cancel request arrived is this cancellation ours.
+    if (task_->uncancel() <= cancelling_ && detail::is_cancelled_error(error)) throw TimeoutError();
+  } else if (state_ == State::entered) {
+    state_ = State::exited;
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+void Timeout::on_fire(TimerEntry* e) noexcept {
+  auto* self = static_cast<Timeout*>(e);
+  if (self->state_ != State::entered) return;
+  self->state_ = State::expiring;
+  self->task_->cancel();
+}
+
+}  // namespace asyncuv

@@ -1,2 +1,249 @@
-// wait.cpp — (being written)
+// wait.cpp — the suspensions behind wait(), wait_for(), shield() and as_completed().
 #include "asyncuv/wait.hpp"
+
+#include <string>
+
+namespace asyncuv::detail {
+
+std::uint64_t deadline_after(double seconds) {
+  const std::uint64_t delay = static_cast<std::uint64_t>(seconds_to_ns(seconds));  // throws on NaN
+  if (delay == 0) return 0;  // due at once: fires between this loop pass and the next
+  const std::uint64_t now = uv_hrtime();
+  return delay > no_deadline - 1 - now ? no_deadline - 1 : now + delay;
+}
+
+void check_return_when(ReturnWhen when) {
+  switch (when) {
+    case ReturnWhen::first_completed:
+    case ReturnWhen::first_exception:
+    case ReturnWhen::all_completed:
+      return;
+  }
+  throw std::invalid_argument("Invalid return_when value: " + std::to_string(static_cast<int>(when)));
+}
+
+// ---- TaskSetWait ----
+
+bool TaskSetWait::satisfied_by(TaskCore& child) const noexcept {
+  switch (when_) {
+    case ReturnWhen::first_completed:
+      return true;
+    case ReturnWhen::first_exception:
+      if (child.state == TaskCore::State::cancelled || !child.has_error) return false;
+      child.retrieved = true;  // Python looked at it with f.exception()
+      return true;
+    case ReturnWhen::all_completed:
+      break;
+  }
+  return false;
+}
+
+void TaskSetWait::await_suspend(std::coroutine_handle<> h) {
+  TaskCore& self = running_task();
+  resume = h;
+  cancel = &TaskSetWait::on_cancel;
+  on_done = &TaskSetWait::on_child_done;
+  bool ready = false;
+  for (std::size_t i = 0; i < n_; ++i) {
+    TaskCore* c = tasks_[i];
+    if (!c->done()) ++pending_;
+    else ready = satisfied_by(*c) || ready;
+  }
+  if (ready || pending_ == 0) {
+    // Already decided: still yield once, as Python's done callbacks do.
+    signalled_ = true;
+    self.park(this);
+    self.wake();
+    return;
+  }
+  for (std::size_t i = 0; i < n_; ++i) {
+    if (!tasks_[i]->done()) tasks_[i]->add_shared_listener(this);
+  }
+  registered_ = true;
+  if (deadline_ns != no_deadline) {
+    fire = &TaskSetWait::on_fire;
+    EventLoop::current()->add_timer(this);
+  }
+  self.park(this);
+}
+
+void TaskSetWait::await_resume() {
+  stop();
+  task->throw_if_cancelled();
+}
+
+void TaskSetWait::signal() noexcept {
+  signalled_ = true;
+  if (queued()) EventLoop::current()->remove_timer(this);
+  task->wake();
+}
+
+void TaskSetWait::stop() noexcept {
+  if (registered_) {
+    registered_ = false;
+    for (std::size_t i = 0; i < n_; ++i) {
+      if (!tasks_[i]->done()) tasks_[i]->remove_shared_listener(this);
+    }
+  }
+  if (queued()) {
+    if (EventLoop* loop = EventLoop::current()) loop->remove_timer(this);
+  }
+}
+
+void TaskSetWait::on_child_done(Listener* l, TaskCore& child) noexcept {
+  auto* self = static_cast<TaskSetWait*>(l);
+  --self->pending_;
+  if (self->signalled_) return;
+  if (self->pending_ == 0 || self->satisfied_by(child)) self->signal();
+}
+
+void TaskSetWait::on_fire(TimerEntry* e) noexcept {
+  auto* self = static_cast<TaskSetWait*>(e);
+  if (!self->signalled_) self->signal();
+}
+
+// Abandon the wait: the tasks go on, the awaiter raises CancelledError.
+bool TaskSetWait::on_cancel(Suspension* s) noexcept {
+  static_cast<TaskSetWait*>(s)->stop();
+  return false;
+}
+
+// ---- as_completed ----
+
+AsCompletedState::AsCompletedState(std::vector<TaskCore*> tasks, std::uint64_t deadline) : tasks_(std::move(tasks)) {
+  on_done = &AsCompletedState::on_child_done;
+  fire = &AsCompletedState::on_fire;
+  for (TaskCore* t : tasks_) {
+    t->incref();
+    if (t->done()) {
+      finished_.push_back(t);
+    } else {
+      ++pending_;
+      t->add_shared_listener(this);
+    }
+  }
+  if (pending_ > 0 && deadline != no_deadline) {
+    deadline_ns = deadline;
+    EventLoop::current()->add_timer(this);
+  }
+}
+
+AsCompletedState::~AsCompletedState() {
+  unregister();
+  // Waiters still queued would wait forever on a dead state: cut them loose.
+  for (AsCompletedNext* w = head_; w; w = w->next_) {
+    w->state_ = nullptr;
+    w->queued_ = false;
+  }
+  for (TaskCore* t : tasks_) t->decref();
+}
+
+void AsCompletedState::unregister() noexcept {
+  if (pending_ > 0) {
+    for (TaskCore* t : tasks_) {
+      if (!t->done()) t->remove_shared_listener(this);
+    }
+    pending_ = 0;
+  }
+  if (queued()) {
+    if (EventLoop* loop = EventLoop::current()) loop->remove_timer(this);
+  }
+}
+
+void AsCompletedState::on_child_done(Listener* l, TaskCore& child) noexcept {
+  auto* self = static_cast<AsCompletedState*>(l);
+  --self->pending_;
+  self->finished_.push_back(&child);
+  if (self->pending_ == 0 && self->queued()) EventLoop::current()->remove_timer(self);
+  self->deliver();
+}
+
+// Python queues one "timeout" per unfinished task: the tasks that finished
+// before still come out first, every later await raises TimeoutError.
+void AsCompletedState::on_fire(TimerEntry* e) noexcept {
+  auto* self = static_cast<AsCompletedState*>(e);
+  self->unregister();
+  self->timed_out_ = true;
+  self->deliver();
+}
+
+void AsCompletedState::deliver() noexcept {
+  while (head_ && (!finished_.empty() || timed_out_)) {
+    AsCompletedNext* w = head_;
+    unlink(w);
+    w->handed_ = true;
+    if (!finished_.empty()) {
+      w->item_ = finished_.front();
+      finished_.pop_front();
+    }
+    w->task->wake();
+  }
+}
+
+void AsCompletedState::enqueue(AsCompletedNext* w) noexcept {
+  w->queued_ = true;
+  w->prev_ = tail_;
+  w->next_ = nullptr;
+  (tail_ ? tail_->next_ : head_) = w;
+  tail_ = w;
+}
+
+void AsCompletedState::unlink(AsCompletedNext* w) noexcept {
+  (w->prev_ ? w->prev_->next_ : head_) = w->next_;
+  (w->next_ ? w->next_->prev_ : tail_) = w->prev_;
+  w->next_ = w->prev_ = nullptr;
+  w->queued_ = false;
+}
+
+AsCompletedNext::~AsCompletedNext() {
+  if (queued_ && state_) state_->unlink(this);
+}
+
+bool AsCompletedNext::await_ready() {
+  if (!state_) throw InvalidStateError("as_completed() is gone");
+  if (state_->issued_ >= state_->size()) throw InvalidStateError("as_completed(): every task has been yielded");
+  ++state_->issued_;
+  // Something to take now: no suspension, as Queue.get() on a non-empty queue.
+  if (!state_->finished_.empty()) {
+    item_ = state_->finished_.front();
+    state_->finished_.pop_front();
+    handed_ = true;
+  } else if (state_->timed_out_) {
+    handed_ = true;
+  }
+  return handed_;
+}
+
+void AsCompletedNext::await_suspend(std::coroutine_handle<> h) {
+  TaskCore& self = running_task();
+  resume = h;
+  cancel = &AsCompletedNext::on_cancel;
+  suspended_ = true;
+  state_->enqueue(this);
+  self.park(this);
+}
+
+// A cancelled waiter gives back what it was handed (Queue.get() leaves the
+// item in the queue and wakes the next getter).
+bool AsCompletedNext::on_cancel(Suspension* s) noexcept {
+  auto* self = static_cast<AsCompletedNext*>(s);
+  AsCompletedState* st = self->state_;
+  if (!st) return false;
+  if (self->queued_) {
+    st->unlink(self);
+  } else if (self->item_) {
+    st->finished_.push_front(std::exchange(self->item_, nullptr));
+    st->deliver();
+  }
+  self->handed_ = false;
+  return false;
+}
+
+TaskCore* AsCompletedNext::take() {
+  if (suspended_) task->throw_if_cancelled();
+  if (!handed_) throw InvalidStateError("as_completed() is gone");
+  if (!item_) throw TimeoutError();
+  return item_;
+}
+
+}  // namespace asyncuv::detail

@@ -74,6 +74,11 @@ struct TaskCore : ReadyNode {
   bool has_value : 1 = false;  // Promise<T>::value is constructed
   bool cancelling : 1 = false;  // inside cancel(): breaks await cycles
   bool in_registry : 1 = false;  // the loop still holds its reference
+  // Python's Task.cancelling(): cancel() calls not yet taken back by
+  // uncancel() (timeout scopes and task groups tell their own cancel from an
+  // outer one with it). It fills what was padding before the union, so a
+  // task is no bigger; it saturates at 255.
+  std::uint8_t cancel_requests = 0;
 
   union {
     std::coroutine_handle<> continuation;  // nested: who awaits us
@@ -120,6 +125,11 @@ struct TaskCore : ReadyNode {
     if (--refs <= 1) [[unlikely]] last_references();
   }
   bool done() const noexcept { return state != State::pending; }
+  // Python's Task.uncancel(): takes back one cancel request, returns the rest.
+  std::uint8_t uncancel() noexcept {
+    if (cancel_requests > 0) --cancel_requests;
+    return cancel_requests;
+  }
   std::exception_ptr error_or_null() const noexcept { return has_error ? error : nullptr; }
   std::string name() const;
   void set_name(std::string name);

@@ -94,6 +94,9 @@ public:
   bool done() const { return core().done(); }
   bool cancelled() const { return core().state == detail::TaskCore::State::cancelled; }
   bool cancel() { return core().cancel(); }
+  // Python 3.11's Task.cancelling() / uncancel(): pending cancel requests.
+  int cancelling() const { return core().cancel_requests; }
+  int uncancel() { return core().uncancel(); }
   std::string get_name() const { return core().name(); }
   void set_name(std::string name) { core().set_name(std::move(name)); }
 
