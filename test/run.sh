@@ -3,6 +3,8 @@
 #   1. g++:   build (warnings are errors), every suite
 #   2. clang: build (warnings are errors), every suite
 #   3. ASan+UBSan (g++, -O0): build, every suite
+#   3b. ThreadSanitizer (g++, -O2): build, every suite (the thread-crossing
+#      code: call_soon_threadsafe, run_coroutine_threadsafe, to_thread)
 #   4. a consumer project using asyncuv as a meson subproject
 #   5. `meson install` into a prefix + a consumer built with pkg-config
 #   6. the demo under valgrind: no leak, no error
@@ -87,6 +89,13 @@ if [ $quick -eq 0 ]; then
   check build-asan build asan CXX=g++ -- --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false -Dbench=false
   [ -f build/asan/build.ninja ] && suites build/asan
   unset ASAN_OPTIONS UBSAN_OPTIONS
+
+  # Any race report fails the suite (TSan exits non-zero); halt_on_error
+  # makes it fail at the first one. The frame pool is bypassed under TSan.
+  export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+  check build-tsan build tsan CXX=g++ -- -Db_sanitize=thread -Db_lundef=false -Dbench=false -Ddemo=false
+  [ -f build/tsan/build.ninja ] && suites build/tsan
+  unset TSAN_OPTIONS
 
   consumer_subproject() {
     local d=$out/consumer

@@ -8,10 +8,12 @@
 #include <new>
 #include <utility>
 
-#if defined(__SANITIZE_ADDRESS__)
+// Sanitizers must see every frame: ASan for use-after-free, TSan for the
+// happens-before of memory that a pool would hand from thread to thread.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define ASYNCUV_POOL 0
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer) || __has_feature(thread_sanitizer)
 #define ASYNCUV_POOL 0
 #endif
 #endif

@@ -1,13 +1,16 @@
 // events.cpp — the event loop: the only code that calls uv_run.
 #include "asyncuv/events.hpp"
 
+#include <cmath>
 #include <cstdio>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <utility>
 
 #include "asyncuv/coroutines.hpp"
 #include "asyncuv/exceptions.hpp"
+#include "asyncuv/tasks.hpp"
 
 namespace asyncuv {
 
@@ -59,16 +62,6 @@ void TimerHeap::remove(TimerEntry* e) noexcept {
   if (e->heap_index & in_run) run_remove(e);
   else heap_remove(e);
   e->heap_index = TimerEntry::not_queued;
-}
-
-void TimerHeap::forget_all() noexcept {
-  for (TimerEntry* e : heap_) e->heap_index = TimerEntry::not_queued;
-  for (std::uint32_t p = run_head_; p != run_tail_; ++p) {
-    if (TimerEntry* e = run_[p & run_mask()]) e->heap_index = TimerEntry::not_queued;
-  }
-  heap_.clear();
-  run_.clear();
-  run_head_ = run_tail_ = run_count_ = 0;
 }
 
 void TimerHeap::heap_push(TimerEntry* e) {
@@ -141,14 +134,22 @@ void TimerHeap::sift_down(std::size_t i) noexcept {
 
 // ---- the loop ----
 
-EventLoop::EventLoop() {
+EventLoop::EventLoop() : drain_stop_(&EventLoop::on_drain_stop) {
   if (current_) throw RuntimeError("asyncuv.run() cannot be called from a running event loop");
   check_uv(uv_loop_init(&uv_), "uv_loop_init");
-  uv_idle_init(&uv_, &idle_);
-  uv_timer_init(&uv_, &timer_);
-  idle_.data = this;
-  timer_.data = this;
+  uv_idle_init(&uv_, idle_.get());
+  uv_timer_init(&uv_, timer_.get());
+  uv_async_init(&uv_, async_.get(), &EventLoop::on_async);
+  uv_unref(async_.base());
+  idle_.get()->data = this;
+  timer_.get()->data = this;
+  async_.get()->data = this;
   current_ = this;
+}
+
+void EventLoop::keep_alive(bool on) noexcept {
+  if (on) uv_ref(async_.base());
+  else uv_unref(async_.base());
 }
 
 EventLoop::~EventLoop() {
@@ -173,7 +174,7 @@ void EventLoop::call_exception_handler(const ExceptionContext& ctx) noexcept {
 
 void EventLoop::start_idle() noexcept {
   idle_active_ = true;
-  uv_idle_start(&idle_, on_idle);
+  uv_idle_start(idle_.get(), on_idle);
 }
 
 void EventLoop::on_idle(uv_idle_t* h) { static_cast<EventLoop*>(h->data)->run_ready(); }
@@ -194,11 +195,12 @@ void EventLoop::run_ready() noexcept {
       static_cast<detail::Callback*>(n)->run(static_cast<detail::Callback*>(n));
   }
   if (!head_ && idle_active_) {
-    uv_idle_stop(&idle_);
+    uv_idle_stop(idle_.get());
     idle_active_ = false;
   }
   if (sweep_soon_ || (finished_ >= 256 && finished_ >= pending_)) sweep();
   if (stopping_) uv_stop(&uv_);
+  else if (draining_ && pending_ == 0) [[unlikely]] drained();
 }
 
 void EventLoop::add_timer(detail::TimerEntry* e) {
@@ -212,7 +214,7 @@ void EventLoop::remove_timer(detail::TimerEntry* e) noexcept {
   timers_.remove(e);
   // An early wake-up for a removed head is harmless (fire_timers re-arms);
   // only an empty heap must release the loop.
-  if (timers_.empty()) uv_timer_stop(&timer_);
+  if (timers_.empty()) uv_timer_stop(timer_.get());
 }
 
 void EventLoop::on_timer(uv_timer_t* h) { static_cast<EventLoop*>(h->data)->fire_timers(); }
@@ -232,13 +234,14 @@ void EventLoop::fire_timers() noexcept {
 // precise clock has passed the deadline when the callback runs: never early.
 void EventLoop::arm_timer() noexcept {
   if (timers_.empty()) {
-    uv_timer_stop(&timer_);
+    uv_timer_stop(timer_.get());
     return;
   }
   uv_update_time(&uv_);
-  const std::uint64_t due_ms = (timers_.top()->deadline_ns + 999'999) / 1'000'000;
+  const std::uint64_t deadline = timers_.top()->deadline_ns;  // may be UINT64_MAX: no overflow
+  const std::uint64_t due_ms = deadline / 1'000'000 + (deadline % 1'000'000 != 0);
   const std::uint64_t now_ms = uv_now(&uv_);
-  uv_timer_start(&timer_, on_timer, due_ms > now_ms ? due_ms - now_ms : 0, 0);
+  uv_timer_start(timer_.get(), on_timer, due_ms > now_ms ? due_ms - now_ms : 0, 0);
 }
 
 void EventLoop::register_task(detail::TaskCore* t) noexcept {
@@ -272,10 +275,15 @@ void EventLoop::run_until_stopped() {
 void EventLoop::cancel_all_tasks() {
   // A task may catch CancelledError and wait again; cancel again then. A
   // task that still cannot finish once nothing is left to wait for is
-  // abandoned: reported and dropped, so that the loop can close.
+  // abandoned: reported and dropped, so that the loop can close. Each round
+  // runs until no task is pending (plus one pass, for the callbacks their
+  // ends scheduled, as asyncio's gather-then-stop does): a pending
+  // call_later or outstanding to_thread work does not hold it up.
   for (int round = 0; pending_ > 0 && round < 16; ++round) {
     for (detail::TaskCore* t = tasks_; t; t = t->next_task) t->cancel();
+    draining_ = true;
     run_until_stopped();
+    draining_ = false;
   }
   sweep();
   while (tasks_) {
@@ -288,13 +296,49 @@ void EventLoop::cancel_all_tasks() {
   }
 }
 
+// Draining and no task left: stop now, or after one more pass if that pass
+// has callbacks to run.
+void EventLoop::drained() noexcept {
+  if (!head_) {
+    uv_stop(&uv_);
+  } else if (!drain_stop_queued_) {
+    drain_stop_queued_ = true;
+    schedule(&drain_stop_);
+  }
+}
+
+void EventLoop::on_drain_stop(detail::Callback*) noexcept {
+  EventLoop* loop = current_;
+  loop->drain_stop_queued_ = false;
+  loop->stop();
+}
+
 void EventLoop::close() noexcept {
   cancel_all_tasks();  // normally done by run() already; this drops the loop's references
-  timers_.forget_all();
-  head_ = 0;
-  tail_ = &head_;
+  // From here on other threads' posts fail; what they posted is dropped, as
+  // asyncio's close() drops its ready queue.
+  std::uintptr_t posted;
+  {
+    std::lock_guard lock(posted_mutex_);
+    closed_.store(true, std::memory_order_release);
+    posted = std::exchange(posted_head_, 0);
+    posted_tail_ = &posted_head_;
+  }
+  while (posted) {
+    auto* s = static_cast<detail::HandleState*>(reinterpret_cast<detail::Callback*>(posted));
+    posted = s->next;
+    s->drop();
+  }
+  drop_ready_queue();
+  timers_.forget_all([](detail::TimerEntry* e) {
+    if (e->fire == &detail::HandleState::on_timer) static_cast<detail::HandleState*>(e)->drop();
+  });
   // Close every handle still open, ours and any a user left behind, so that
-  // uv_loop_close succeeds and nothing leaks.
+  // uv_loop_close succeeds and nothing leaks. Running the loop also waits for
+  // outstanding thread-pool work (to_thread), whose completion frees it.
+  idle_.close();
+  timer_.close();
+  async_.close();
   uv_walk(
       &uv_,
       [](uv_handle_t* h, void*) {
@@ -304,5 +348,155 @@ void EventLoop::close() noexcept {
   uv_run(&uv_, UV_RUN_DEFAULT);
   uv_loop_close(&uv_);
 }
+
+// Callbacks still queued when the loop closes are dropped without running.
+// Those the loop owns are freed; nodes embedded in their owners (tasks, a
+// runner's stop node) are left alone.
+void EventLoop::drop_ready_queue() noexcept {
+  std::uintptr_t link = std::exchange(head_, 0);
+  tail_ = &head_;
+  while (link) {
+    auto* n = reinterpret_cast<detail::ReadyNode*>(link & ~task_tag);
+    const bool is_task = link & task_tag;
+    link = std::exchange(n->next, 0);
+    if (is_task) continue;
+    auto* c = static_cast<detail::Callback*>(n);
+    if (c->run == &detail::HandleState::on_ready) static_cast<detail::HandleState*>(c)->drop();
+    else if (c->run == &detail::CallbackNode::run_and_delete) delete static_cast<detail::CallbackNode*>(c);
+  }
+}
+
+// ---- the callback API ----
+
+void EventLoop::throw_wrong_thread() {
+  throw RuntimeError("Non-thread-safe operation invoked on an event loop other than the current one");
+}
+
+void EventLoop::throw_closed() { throw RuntimeError("Event loop is closed"); }
+
+namespace {
+
+constexpr std::uint64_t far_future = std::numeric_limits<std::uint64_t>::max();
+
+}  // namespace
+
+// now + delay on the uv_hrtime() clock, in ns rounded up; clamped to the
+// clock's range (a negative delay is simply due).
+std::uint64_t EventLoop::deadline_after(double delay) {
+  if (std::isnan(delay)) throw std::invalid_argument("Invalid delay: NaN (not a number)");
+  const std::uint64_t now = uv_hrtime();
+  const double ns = std::ceil(delay * 1e9);
+  if (ns >= static_cast<double>(far_future - now)) return far_future;
+  if (ns <= -static_cast<double>(now)) return 0;
+  return ns >= 0 ? now + static_cast<std::uint64_t>(ns) : now - static_cast<std::uint64_t>(-ns);
+}
+
+// The first nanosecond whose time() is not before `when`: time() is
+// uv_hrtime() / 1e9 in double, so rounding must not make a callback early.
+std::uint64_t EventLoop::deadline_at(double when) {
+  if (std::isnan(when)) throw std::invalid_argument("Invalid time: NaN (not a number)");
+  if (when <= 0) return 0;
+  const double ns = std::ceil(when * 1e9);
+  if (ns >= 1.8e19) return far_future;
+  auto deadline = static_cast<std::uint64_t>(ns);
+  while (static_cast<double>(deadline) / 1e9 < when) ++deadline;
+  return deadline;
+}
+
+TimerHandle EventLoop::start_timer(detail::HandleState* s, std::uint64_t deadline_ns, double when) {
+  s->loop = this;
+  s->when = when;
+  s->deadline_ns = deadline_ns;
+  s->fire = &detail::HandleState::on_timer;
+  try {
+    add_timer(s);
+  } catch (...) {
+    s->release();
+    s->release();
+    throw;
+  }
+  return TimerHandle(s);
+}
+
+bool EventLoop::post_threadsafe(detail::HandleState* s) noexcept {
+  // Sending under the lock: close() takes it before closing the async
+  // handle, so a post that got in never touches a closed handle.
+  std::lock_guard lock(posted_mutex_);
+  if (closed_.load(std::memory_order_relaxed)) return false;
+  s->next = 0;
+  const bool was_empty = posted_head_ == 0;
+  *posted_tail_ = reinterpret_cast<std::uintptr_t>(static_cast<detail::Callback*>(s));
+  posted_tail_ = &s->next;
+  if (was_empty) uv_async_send(async_.get());  // one wake-up per batch
+  return true;
+}
+
+void EventLoop::on_async(uv_async_t* h) { static_cast<EventLoop*>(h->data)->drain_threadsafe(); }
+
+// Posted callbacks join the ready queue in the order they were posted.
+void EventLoop::drain_threadsafe() noexcept {
+  std::uintptr_t link;
+  {
+    std::lock_guard lock(posted_mutex_);
+    link = std::exchange(posted_head_, 0);
+    posted_tail_ = &posted_head_;
+  }
+  while (link) {
+    auto* c = reinterpret_cast<detail::Callback*>(link);
+    link = c->next;
+    schedule(c);
+  }
+}
+
+detail::HandleState& Handle::state() const {
+  if (!s_) throw InvalidStateError("empty Handle");
+  return *s_;
+}
+
+namespace detail {
+
+void HandleState::on_ready(Callback* c) noexcept {
+  auto* s = static_cast<HandleState*>(c);
+  if (!s->cancelled()) {
+    try {
+      s->invoke();
+    } catch (...) {
+      if (EventLoop* loop = EventLoop::current())
+        loop->call_exception_handler({"Exception in callback", std::current_exception(), {}});
+    }
+  }
+  s->discard();
+  s->release();  // the loop's reference
+}
+
+void HandleState::on_timer(TimerEntry* e) noexcept {
+  auto* s = static_cast<HandleState*>(e);
+  // Due: it joins the ready queue behind what is already there, as asyncio
+  // moves due timers to the end of _ready.
+  EventLoop::current()->schedule(static_cast<Callback*>(s));
+}
+
+void HandleState::cancel() noexcept {
+  if (cancelled_.exchange(true, std::memory_order_acq_rel)) return;
+  // On the loop's thread the callable goes at once (asyncio drops its
+  // reference too) and a timer leaves the heap, so it no longer keeps the
+  // loop awake. Elsewhere the flag is all: the loop skips it when it is due.
+  EventLoop* here = EventLoop::current();
+  if (here != loop) return;
+  if (queued()) {
+    here->remove_timer(this);
+    discard();
+    release();  // the loop's reference
+  } else {
+    discard();
+  }
+}
+
+void HandleState::drop() noexcept {
+  discard();
+  release();
+}
+
+}  // namespace detail
 
 }  // namespace asyncuv

@@ -24,7 +24,9 @@ struct StopWhenDone : Listener, Callback {
 void run_main_task(EventLoop& loop, TaskCore& main) {
   StopWhenDone stopper(&loop);
   main.add_listener(&stopper);
+  loop.keep_alive(true);
   loop.run_until_stopped();
+  loop.keep_alive(false);
   const bool finished = main.done();
   if (!finished) main.remove_listener(&stopper);
   loop.cancel_all_tasks();

@@ -4,19 +4,34 @@
 // a ready queue (call_soon), a timer heap behind a single uv_timer_t
 // (call_later / sleep), the registry of unfinished tasks (so that run() can
 // cancel them) and the exception handler. Only events.cpp calls uv_run.
+//
+// The public callback API is asyncio's: call_soon / call_later / call_at
+// return a Handle / TimerHandle that can cancel the call, and
+// call_soon_threadsafe is the one door other threads may use. A scheduled
+// callback is one allocation (its Handle state, which is at once a ready-queue
+// node and a timer entry), never a libuv handle of its own.
 #pragma once
 
 #include <uv.h>
 
+#include <atomic>
+#include <chrono>
+#include <concepts>
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace asyncuv {
+
+class EventLoop;
 
 // What the loop's exception handler receives (asyncio's "context" dict).
 struct ExceptionContext {
@@ -73,7 +88,24 @@ public:
   }
   void push(TimerEntry* e);
   void remove(TimerEntry* e) noexcept;
-  void forget_all() noexcept;  // loop teardown: entries must not touch us
+  // Loop teardown: every entry is told it is no longer queued, then handed
+  // to visit (which may free it).
+  template <class F>
+  void forget_all(F&& visit) noexcept {
+    std::vector<TimerEntry*> heap, run;  // taken out first: visit may free entries
+    heap.swap(heap_);
+    run.swap(run_);
+    const std::uint32_t head = run_head_, tail = run_tail_, mask = static_cast<std::uint32_t>(run.size()) - 1;
+    run_head_ = run_tail_ = run_count_ = 0;
+    for (TimerEntry* e : heap) e->heap_index = TimerEntry::not_queued;
+    for (std::uint32_t p = head; p != tail; ++p) {
+      if (TimerEntry* e = run[p & mask]) e->heap_index = TimerEntry::not_queued;
+    }
+    for (TimerEntry* e : heap) visit(e);
+    for (std::uint32_t p = head; p != tail; ++p) {
+      if (TimerEntry* e = run[p & mask]) visit(e);
+    }
+  }
 
 private:
   static constexpr std::uint32_t in_run = 0x8000'0000u;  // heap_index flag
@@ -102,7 +134,137 @@ private:
   std::uint64_t run_last_deadline_ = 0;
 };
 
+// One libuv handle embedded in its owner (the loop): the owner initialises it
+// with the matching uv_*_init, and close() is the only place that closes it.
+// The memory must stay put until the loop has run the close to completion,
+// which EventLoop::close() does before uv_loop_close.
+template <class H>
+class UvHandle {
+public:
+  UvHandle() noexcept = default;
+  UvHandle(const UvHandle&) = delete;
+  UvHandle& operator=(const UvHandle&) = delete;
+  H* get() noexcept { return &h_; }
+  uv_handle_t* base() noexcept { return reinterpret_cast<uv_handle_t*>(&h_); }
+  void close() noexcept {
+    if (!uv_is_closing(base())) uv_close(base(), nullptr);
+  }
+
+private:
+  H h_{};
+};
+
+// The state behind a Handle / TimerHandle (asyncio's Handle object): at once
+// a ready-queue node (call_soon) and a timer entry (call_later), so that a
+// scheduled callback costs one allocation and no libuv handle. Reference
+// counted, atomically, because a call_soon_threadsafe handle lives in two
+// threads; the loop holds one reference while the callback is queued. The
+// callable itself is only ever run and destroyed on the loop's thread (after
+// it ran, was cancelled there, or was dropped at loop close), so whatever it
+// captures never crosses threads behind the user's back.
+class HandleState : public Callback, public TimerEntry {
+public:
+  HandleState() noexcept : Callback(&HandleState::on_ready) {}
+  HandleState(const HandleState&) = delete;
+  virtual ~HandleState() = default;
+
+  void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+  bool cancelled() const noexcept { return cancelled_.load(std::memory_order_acquire); }
+  void cancel() noexcept;
+  void drop() noexcept;  // the loop closes without running it
+
+  static void on_ready(Callback* c) noexcept;     // Callback::run
+  static void on_timer(TimerEntry* e) noexcept;   // TimerEntry::fire
+
+  EventLoop* loop = nullptr;  // compared, never dereferenced off its thread
+  double when = 0;            // TimerHandle::when(), in loop.time() seconds
+
+protected:
+  virtual void invoke() = 0;            // runs the callable
+  virtual void discard() noexcept = 0;  // destroys the callable (idempotent)
+
+private:
+  std::atomic<std::uint32_t> refs_{2};  // the loop's and the first Handle's
+  std::atomic<bool> cancelled_{false};
+};
+
+template <class F>
+class HandleFn final : public HandleState {
+public:
+  template <class G>
+  explicit HandleFn(G&& g) : fn_(std::in_place, std::forward<G>(g)) {}
+
+private:
+  void invoke() override { static_cast<void>(std::invoke(std::move(*fn_))); }  // runs once
+  void discard() noexcept override { fn_.reset(); }
+  std::optional<F> fn_;
+};
+
+// f(args...) as one callable: Python's call_soon(callback, *args). Like
+// std::thread, the copies are passed as rvalues: the call happens once.
+template <class F, class... A>
+HandleState* make_handle(F&& f, A&&... args) {
+  if constexpr (sizeof...(A) == 0) {
+    return new HandleFn<std::decay_t<F>>(std::forward<F>(f));
+  } else {
+    auto bound = [f = std::forward<F>(f), ... a = std::forward<A>(args)]() mutable {
+      static_cast<void>(std::invoke(std::move(f), std::move(a)...));
+    };
+    return new HandleFn<decltype(bound)>(std::move(bound));
+  }
+}
+
+template <class F, class... A>
+concept CallableWith = std::invocable<std::decay_t<F>, std::decay_t<A>...>;
+
 }  // namespace detail
+
+// asyncio.Handle: what call_soon returns. A cheap copyable reference;
+// cancel() means the callback never runs (a no-op once it has run, though
+// cancelled() then reports true, as in asyncio). Thread-safe: cancel() may be
+// called from any thread; off the loop's thread it only flags the handle.
+class Handle {
+public:
+  Handle() noexcept = default;
+  Handle(const Handle& o) noexcept : s_(o.s_) {
+    if (s_) s_->add_ref();
+  }
+  Handle(Handle&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+  Handle& operator=(Handle o) noexcept {
+    std::swap(s_, o.s_);
+    return *this;
+  }
+  ~Handle() {
+    if (s_) s_->release();
+  }
+
+  bool valid() const noexcept { return s_ != nullptr; }
+  void cancel() { state().cancel(); }
+  bool cancelled() const { return state().cancelled(); }
+
+protected:
+  explicit Handle(detail::HandleState* s) noexcept : s_(s) {}  // adopts a reference
+  detail::HandleState& state() const;
+
+  detail::HandleState* s_ = nullptr;
+  friend class EventLoop;
+};
+
+// asyncio.TimerHandle: what call_later / call_at return. when() is the
+// absolute time in loop.time() seconds; the callback never runs before
+// loop.time() reaches it.
+class TimerHandle : public Handle {
+public:
+  TimerHandle() noexcept = default;
+  double when() const { return state().when; }
+
+private:
+  using Handle::Handle;
+  friend class EventLoop;
+};
 
 class EventLoop {
 public:
@@ -121,6 +283,71 @@ public:
 
   void set_exception_handler(ExceptionHandler h) { handler_ = std::move(h); }
   void call_exception_handler(const ExceptionContext& ctx) noexcept;
+
+  // ---- asyncio's callback API (loop thread only, except call_soon_threadsafe) ----
+
+  // loop.call_soon(f, args...): f(args...) on the next pass over the ready
+  // queue, FIFO with everything else scheduled (tasks included).
+  template <class F, class... A>
+    requires detail::CallableWith<F, A...>
+  Handle call_soon(F&& f, A&&... args) {
+    check_thread();
+    auto* s = detail::make_handle(std::forward<F>(f), std::forward<A>(args)...);
+    s->loop = this;
+    schedule(static_cast<detail::Callback*>(s));
+    return Handle(s);
+  }
+
+  // loop.call_later(delay, f, args...): f(args...) once at least `delay`
+  // (seconds, or any std::chrono::duration) has passed; equal deadlines run
+  // in call order. A delay <= 0 runs on the next iteration.
+  template <class F, class... A>
+    requires detail::CallableWith<F, A...>
+  TimerHandle call_later(double delay, F&& f, A&&... args) {
+    check_thread();
+    const std::uint64_t deadline = deadline_after(delay);
+    return start_timer(detail::make_handle(std::forward<F>(f), std::forward<A>(args)...), deadline,
+                       static_cast<double>(deadline) / 1e9);
+  }
+  template <class Rep, class Period, class F, class... A>
+    requires detail::CallableWith<F, A...>
+  TimerHandle call_later(std::chrono::duration<Rep, Period> delay, F&& f, A&&... args) {
+    return call_later(std::chrono::duration<double>(delay).count(), std::forward<F>(f), std::forward<A>(args)...);
+  }
+
+  // loop.call_at(when, f, args...): f(args...) once time() >= when.
+  template <class F, class... A>
+    requires detail::CallableWith<F, A...>
+  TimerHandle call_at(double when, F&& f, A&&... args) {
+    check_thread();
+    return start_timer(detail::make_handle(std::forward<F>(f), std::forward<A>(args)...), deadline_at(when), when);
+  }
+
+  // loop.call_soon_threadsafe(f, args...): the one call other threads may
+  // make. Queues f(args...) under a mutex and wakes the loop; on the loop's
+  // own thread it is call_soon. Throws RuntimeError("Event loop is closed")
+  // once the loop has closed. The loop object itself must still exist: keep
+  // it alive (e.g. let run() not return) while other threads may post.
+  template <class F, class... A>
+    requires detail::CallableWith<F, A...>
+  Handle call_soon_threadsafe(F&& f, A&&... args) {
+    if (is_closed()) throw_closed();
+    auto* s = detail::make_handle(std::forward<F>(f), std::forward<A>(args)...);
+    s->loop = this;
+    if (current_ == this) {
+      schedule(static_cast<detail::Callback*>(s));
+    } else if (!post_threadsafe(s)) {
+      s->release();
+      s->release();
+      throw_closed();
+    }
+    return Handle(s);
+  }
+
+  // loop.is_closed(): true once the loop has started closing. Thread-safe.
+  bool is_closed() const noexcept { return closed_.load(std::memory_order_acquire); }
+  // Internal: queues a node from another thread; false once closed.
+  bool post_threadsafe(detail::HandleState* s) noexcept;
 
   uv_loop_t* uv_loop() noexcept { return &uv_; }
 
@@ -145,6 +372,10 @@ public:
 
   // Runs the loop until stop() is called or nothing is left to wait for.
   void run_until_stopped();
+  // While the main coroutine runs, the loop waits even with nothing pending,
+  // as asyncio's does: another thread may still call call_soon_threadsafe.
+  // At shutdown it lets go, so that the loop ends once the tasks have.
+  void keep_alive(bool on) noexcept;
   // Stops after the current pass over the ready queue (asyncio's loop.stop()).
   void stop() noexcept { stopping_ = true; }
   // asyncio.run()'s epilogue: cancel every pending task and wait for them.
@@ -158,6 +389,20 @@ public:
 
 private:
   static constexpr std::uintptr_t task_tag = 1;
+  void check_thread() const {  // asyncio's debug-mode check, always on
+    if (current_ != this) [[unlikely]] throw_wrong_thread();
+    if (is_closed()) [[unlikely]] throw_closed();
+  }
+  [[noreturn]] static void throw_wrong_thread();
+  [[noreturn]] static void throw_closed();
+  static std::uint64_t deadline_after(double delay);
+  static std::uint64_t deadline_at(double when);
+  TimerHandle start_timer(detail::HandleState* s, std::uint64_t deadline_ns, double when);
+  static void on_async(uv_async_t* h);
+  void drain_threadsafe() noexcept;
+  void drop_ready_queue() noexcept;
+  void drained() noexcept;
+  static void on_drain_stop(detail::Callback* c) noexcept;
   void push_ready(detail::ReadyNode* n, std::uintptr_t tag) noexcept {
     n->next = 0;
     *tail_ = reinterpret_cast<std::uintptr_t>(n) | tag;
@@ -177,8 +422,11 @@ private:
   [[gnu::tls_model("initial-exec")]] static thread_local EventLoop* current_;
 
   uv_loop_t uv_;
-  uv_idle_t idle_;    // active exactly while the ready queue is non-empty
-  uv_timer_t timer_;  // armed for the earliest entry of timers_
+  detail::UvHandle<uv_idle_t> idle_;    // active exactly while the ready queue is non-empty
+  detail::UvHandle<uv_timer_t> timer_;  // armed for the earliest entry of timers_
+  // Wakes the loop for call_soon_threadsafe. Referenced only while run()'s
+  // main coroutine runs (keep_alive), so shutdown still ends when tasks do.
+  detail::UvHandle<uv_async_t> async_;
   std::uintptr_t head_ = 0;  // tagged links, see ReadyNode
   std::uintptr_t* tail_ = &head_;
   detail::TimerHeap timers_;
@@ -190,7 +438,15 @@ private:
   bool sweep_soon_ = false;
   bool idle_active_ = false;
   bool stopping_ = false;
+  bool draining_ = false;        // cancel_all_tasks: stop once no task is pending
+  bool drain_stop_queued_ = false;
+  detail::Callback drain_stop_;  // stops the loop after one more pass
   ExceptionHandler handler_;
+  // call_soon_threadsafe's queue (nodes linked through ReadyNode::next).
+  std::mutex posted_mutex_;
+  std::uintptr_t posted_head_ = 0;
+  std::uintptr_t* posted_tail_ = &posted_head_;
+  std::atomic<bool> closed_{false};  // written under posted_mutex_
 };
 
 // asyncio.get_running_loop(): throws RuntimeError("no running event loop").
