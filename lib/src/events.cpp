@@ -14,7 +14,7 @@
 
 namespace asyncuv {
 
-thread_local EventLoop* EventLoop::current_ = nullptr;
+constinit thread_local EventLoop* EventLoop::current_ = nullptr;
 
 namespace {
 

@@ -419,7 +419,7 @@ private:
 
   // initial-exec: read on every await; the general-dynamic model that -fPIC
   // would pick costs a call per read.
-  [[gnu::tls_model("initial-exec")]] static thread_local EventLoop* current_;
+  [[gnu::tls_model("initial-exec")]] static constinit thread_local EventLoop* current_;
 
   uv_loop_t uv_;
   detail::UvHandle<uv_idle_t> idle_;    // active exactly while the ready queue is non-empty
