@@ -5,6 +5,8 @@
 // ported from CPython's test_asyncio (test_base_events.py, test_events.py).
 #include <doctest/doctest.h>
 
+#include "test_support.hpp"
+
 #include <asyncuv/asyncuv.hpp>
 
 #include <atomic>
@@ -19,20 +21,9 @@
 #include <thread>
 #include <vector>
 
-namespace doctest {
-template <>
-struct StringMaker<std::vector<std::string>> {
-  static String convert(const std::vector<std::string>& v) {
-    std::string s = "{";
-    for (const auto& x : v) s += (s.size() > 1 ? ", \"" : "\"") + x + "\"";
-    return (s + "}").c_str();
-  }
-};
-}  // namespace doctest
 
 using namespace asyncuv;
 using namespace std::chrono_literals;
-using Log = std::vector<std::string>;
 
 namespace {
 

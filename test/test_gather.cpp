@@ -2,6 +2,8 @@
 // range forms, return_exceptions with Outcome<T>, and asyncio's error rules.
 #include <doctest/doctest.h>
 
+#include "test_support.hpp"
+
 #include <asyncuv/asyncuv.hpp>
 
 #include <chrono>
@@ -12,22 +14,10 @@
 #include <variant>
 #include <vector>
 
-// Lets doctest print the logs the tests compare.
-namespace doctest {
-template <>
-struct StringMaker<std::vector<std::string>> {
-  static String convert(const std::vector<std::string>& v) {
-    std::string s = "{";
-    for (const auto& x : v) s += (s.size() > 1 ? ", \"" : "\"") + x + "\"";
-    return (s + "}").c_str();
-  }
-};
-}  // namespace doctest
 
 using namespace asyncuv;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-using Log = std::vector<std::string>;
 
 namespace {
 

@@ -2,6 +2,8 @@
 // sequence (one more iteration, cancel and await the rest, close the loop).
 #include <doctest/doctest.h>
 
+#include "test_support.hpp"
+
 #include <asyncuv/asyncuv.hpp>
 
 #include <algorithm>
@@ -11,22 +13,10 @@
 #include <string>
 #include <vector>
 
-// Lets doctest print the logs the tests compare.
-namespace doctest {
-template <>
-struct StringMaker<std::vector<std::string>> {
-  static String convert(const std::vector<std::string>& v) {
-    std::string s = "{";
-    for (const auto& x : v) s += (s.size() > 1 ? ", \"" : "\"") + x + "\"";
-    return (s + "}").c_str();
-  }
-};
-}  // namespace doctest
 
 using namespace asyncuv;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-using Log = std::vector<std::string>;
 
 namespace {
 

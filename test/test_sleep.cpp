@@ -3,6 +3,8 @@
 // cancellation stops the timer, and 100,000 concurrent sleepers.
 #include <doctest/doctest.h>
 
+#include "test_support.hpp"
+
 #include <asyncuv/asyncuv.hpp>
 
 #include <chrono>
@@ -12,22 +14,10 @@
 #include <string>
 #include <vector>
 
-// Lets doctest print the logs the tests compare.
-namespace doctest {
-template <>
-struct StringMaker<std::vector<std::string>> {
-  static String convert(const std::vector<std::string>& v) {
-    std::string s = "{";
-    for (const auto& x : v) s += (s.size() > 1 ? ", \"" : "\"") + x + "\"";
-    return (s + "}").c_str();
-  }
-};
-}  // namespace doctest
 
 using namespace asyncuv;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-using Log = std::vector<std::string>;
 
 namespace {
 

@@ -2,6 +2,8 @@
 // handles outliving the loop, and the "never retrieved" report.
 #include <doctest/doctest.h>
 
+#include "test_support.hpp"
+
 #include <asyncuv/asyncuv.hpp>
 
 #include <unistd.h>
@@ -13,21 +15,9 @@
 #include <string>
 #include <vector>
 
-// Lets doctest print the logs the tests compare.
-namespace doctest {
-template <>
-struct StringMaker<std::vector<std::string>> {
-  static String convert(const std::vector<std::string>& v) {
-    std::string s = "{";
-    for (const auto& x : v) s += (s.size() > 1 ? ", \"" : "\"") + x + "\"";
-    return (s + "}").c_str();
-  }
-};
-}  // namespace doctest
 
 using namespace asyncuv;
 using namespace std::chrono_literals;
-using Log = std::vector<std::string>;
 
 namespace {
 

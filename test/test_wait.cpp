@@ -3,6 +3,8 @@
 // cancellation (ported from CPython's test_tasks.py wait/as_completed/shield).
 #include <doctest/doctest.h>
 
+#include "test_support.hpp"
+
 #include <asyncuv/asyncuv.hpp>
 
 #include <algorithm>
@@ -13,20 +15,9 @@
 #include <tuple>
 #include <vector>
 
-namespace doctest {
-template <>
-struct StringMaker<std::vector<std::string>> {
-  static String convert(const std::vector<std::string>& v) {
-    std::string s = "{";
-    for (const auto& x : v) s += (s.size() > 1 ? ", \"" : "\"") + x + "\"";
-    return (s + "}").c_str();
-  }
-};
-}  // namespace doctest
 
 using namespace asyncuv;
 using namespace std::chrono_literals;
-using Log = std::vector<std::string>;
 
 namespace {
 

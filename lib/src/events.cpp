@@ -181,7 +181,9 @@ void EventLoop::on_idle(uv_idle_t* h) { static_cast<EventLoop*>(h->data)->run_re
 
 // One pass over what was ready when the pass began; what those callbacks
 // schedule waits for the next pass, as in asyncio's _run_once.
-void EventLoop::run_ready() noexcept {
+// One pass over what was ready when the pass began; what those callbacks
+// schedule waits for the next pass, as in asyncio's _run_once.
+void EventLoop::run_pass() noexcept {
   std::uintptr_t link = head_;
   head_ = 0;
   tail_ = &head_;
@@ -193,6 +195,19 @@ void EventLoop::run_ready() noexcept {
       detail::TaskCore::step(static_cast<detail::TaskCore*>(n));
     else
       static_cast<detail::Callback*>(n)->run(static_cast<detail::Callback*>(n));
+  }
+}
+
+// Up to passes_per_poll passes per libuv iteration: a pass that leaves work
+// behind is followed by the due timers and the next pass, as the next
+// iteration would do, minus its (zero-timeout) poll for I/O, which is what
+// makes a loop iteration expensive. I/O and call_soon_threadsafe are still
+// polled at least every passes_per_poll passes.
+void EventLoop::run_ready() noexcept {
+  for (int pass = 0;; ++pass) {
+    run_pass();
+    if (!head_ || stopping_ || draining_ || pass + 1 == passes_per_poll) break;
+    if (!timers_.empty() && timers_.top()->deadline_ns <= uv_hrtime()) fire_timers();
   }
   if (!head_ && idle_active_) {
     uv_idle_stop(idle_.get());

@@ -413,6 +413,8 @@ private:
   static void on_timer(uv_timer_t* h);
   void start_idle() noexcept;
   void run_ready() noexcept;
+  void run_pass() noexcept;
+  static constexpr int passes_per_poll = 16;
   void fire_timers() noexcept;
   void arm_timer() noexcept;
   void close() noexcept;

@@ -110,26 +110,7 @@ private:
 
 template <detail::ScopeBody<TaskGroup> Body>
 auto TaskGroup::run(Body body) -> Coro<detail::scope_result_t<Body, TaskGroup>> {
-  using R = detail::scope_result_t<Body, TaskGroup>;
-  enter();
-  std::exception_ptr error;
-  if constexpr (std::is_void_v<R>) {
-    try {
-      co_await detail::make_body(body, *this);
-    } catch (...) {
-      error = std::current_exception();
-    }
-    co_await exit(std::move(error));
-  } else {
-    std::optional<R> value;
-    try {
-      value.emplace(co_await detail::make_body(body, *this));
-    } catch (...) {
-      error = std::current_exception();
-    }
-    co_await exit(std::move(error));
-    co_return std::move(*value);
-  }
+  return detail::run_scope(*this, std::move(body));
 }
 
 namespace detail {

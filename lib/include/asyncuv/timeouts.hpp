@@ -70,6 +70,31 @@ concept ScopeBody = requires(Body& b, Scope& s) { typename scope_result_t<Body, 
 
 bool is_cancelled_error(const std::exception_ptr& e) noexcept;
 
+// The shape every `async with` takes here: enter(), the body, then
+// exit(error) with whatever the body threw — awaited when exit() is
+// asynchronous (TaskGroup waits for its children), called when not (Timeout).
+template <class Scope, class Body>
+auto run_scope(Scope& scope, Body body) -> Coro<scope_result_t<Body, Scope>> {
+  using R = scope_result_t<Body, Scope>;
+  constexpr bool async_exit = !std::is_void_v<decltype(scope.exit(std::exception_ptr{}))>;
+  scope.enter();
+  std::exception_ptr error;
+  std::optional<gathered_t<R>> value;
+  try {
+    if constexpr (std::is_void_v<R>) {
+      co_await make_body(body, scope);
+      value.emplace();
+    } else {
+      value.emplace(co_await make_body(body, scope));
+    }
+  } catch (...) {
+    error = std::current_exception();
+  }
+  if constexpr (async_exit) co_await scope.exit(std::move(error));
+  else scope.exit(std::move(error));
+  if constexpr (!std::is_void_v<R>) co_return std::move(*value);
+}
+
 }  // namespace detail
 
 class Timeout : detail::TimerEntry {
@@ -111,26 +136,7 @@ private:
 
 template <detail::ScopeBody<Timeout> Body>
 auto Timeout::run(Body body) -> Coro<detail::scope_result_t<Body, Timeout>> {
-  using R = detail::scope_result_t<Body, Timeout>;
-  enter();
-  std::exception_ptr error;
-  if constexpr (std::is_void_v<R>) {
-    try {
-      co_await detail::make_body(body, *this);
-    } catch (...) {
-      error = std::current_exception();
-    }
-    exit(std::move(error));
-  } else {
-    std::optional<R> value;
-    try {
-      value.emplace(co_await detail::make_body(body, *this));
-    } catch (...) {
-      error = std::current_exception();
-    }
-    exit(std::move(error));
-    co_return std::move(*value);
-  }
+  return detail::run_scope(*this, std::move(body));
 }
 
 // Timeout cm = timeout(1.0) / timeout(1s) / timeout(std::nullopt).
