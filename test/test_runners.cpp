@@ -256,3 +256,34 @@ TEST_CASE("run's main task is a Task-N like any other") {
 }
 
 }  // namespace
+
+namespace {
+// Waits forever, swallowing every cancellation: shutdown must give up on it.
+Coro<void> stubborn(Event* never) {
+  for (;;) {
+    try {
+      co_await never->wait();
+    } catch (const CancelledError&) {
+    }
+  }
+}
+Coro<void> chain_to_stubborn(Event* never, int n) {
+  if (n == 0) co_await stubborn(never);
+  else co_await chain_to_stubborn(never, n - 1);
+}
+}  // namespace
+
+TEST_CASE("a task abandoned at shutdown deep in an await chain is destroyed without recursion") {
+  // Destroying a suspended 300,000-deep chain frame by frame from each
+  // Awaiter's destructor would overflow the stack; the frame reaper bounds it.
+  Event never;
+  std::vector<ExceptionContext> seen;
+  run([](Event* never, std::vector<ExceptionContext>* seen) -> Coro<void> {
+    get_running_loop().set_exception_handler([seen](const ExceptionContext& c) { seen->push_back(c); });
+    create_task(chain_to_stubborn(never, 300'000), "deep");
+    co_await sleep(0.001);
+  }(&never, &seen));
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0].message == "Task was destroyed but it is pending!");
+  CHECK(seen[0].task_name == "deep");
+}

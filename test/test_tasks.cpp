@@ -407,7 +407,8 @@ TEST_CASE("loop.time() is monotonic seconds") {
 
 TEST_CASE("awaiting an already finished task does not deliver a pending cancel") {
   // asyncio: `await done_task` does not suspend, so a self-cancel lands at
-  // the next real suspension point.
+  // the next real suspension point — which `await gather(done_task)` is: its
+  // result arrives through a callback, as CPython 3.11 shows for this program.
   Log log;
   auto holder = std::make_shared<Task<void>>();
   run([](Log* log, std::shared_ptr<Task<void>> holder) -> Coro<void> {
@@ -417,7 +418,7 @@ TEST_CASE("awaiting an already finished task does not deliver a pending cancel")
       self->cancel();
       co_await quick;  // done: no suspension, no cancel
       log->push_back("after done await");
-      co_await gather(quick);  // likewise
+      co_await gather(quick);  // suspends: the cancel lands here
       log->push_back("after done gather");
       try {
         co_await sleep(0);
@@ -433,7 +434,7 @@ TEST_CASE("awaiting an already finished task does not deliver a pending cancel")
     }
   }(&log, holder));
   *holder = Task<void>();
-  CHECK(log == Log{"after done await", "after done gather", "cancelled at sleep", "main saw cancel"});
+  CHECK(log == Log{"after done await", "main saw cancel"});
 }
 
 }  // namespace

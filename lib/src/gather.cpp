@@ -34,6 +34,7 @@ void GatherWait::await_suspend(std::coroutine_handle<> h) {
   }
   registered_ = true;
   self.park(this);
+  if (signalled_) wake_.fire(&self);  // decided before we waited: still two passes
 }
 
 void GatherWait::on_child_done(Listener* l, TaskCore& child) noexcept {
@@ -42,7 +43,7 @@ void GatherWait::on_child_done(Listener* l, TaskCore& child) noexcept {
   self->note_done(child);
   if (self->pending_ == 0 && !self->signalled_) {
     self->signalled_ = true;
-    self->task->wake();
+    self->wake_.fire(self->task);
   }
 }
 
@@ -55,7 +56,7 @@ void GatherWait::note_done(TaskCore& child) noexcept {
   if (!e || return_exceptions_ || signalled_) return;
   error_ = e;
   signalled_ = true;
-  if (task) task->wake();
+  if (task) wake_.fire(task);  // (before await_suspend, that fires it)
 }
 
 // Cancelling the gather cancels the children; the awaiter raises at the
@@ -64,6 +65,10 @@ void GatherWait::note_done(TaskCore& child) noexcept {
 // outcome is already decided, so the awaiting task gets a plain CancelledError.
 bool GatherWait::on_cancel(Suspension* s) noexcept {
   auto* self = static_cast<GatherWait*>(s);
+  if (self->wake_.queued) {  // decided, the wake-up is on its way: it must find us
+    self->cancelled_while_waking_ = true;
+    return true;
+  }
   if (self->signalled_) return false;
   bool any = false;
   for (std::size_t i = 0; i < self->n_; ++i) any = self->child(i)->cancel() || any;
@@ -73,6 +78,7 @@ bool GatherWait::on_cancel(Suspension* s) noexcept {
 
 void GatherWait::await_resume() {
   if (task) task->throw_if_cancelled();
+  if (cancelled_while_waking_) throw CancelledError();
   if (error_) std::rethrow_exception(error_);
   if (cancel_requested_) throw CancelledError();
 }

@@ -47,6 +47,18 @@ void report(const char* message, std::exception_ptr e, std::string task_name) {
 
 }  // namespace
 
+constinit thread_local int FrameReaper::depth_ = 0;
+constinit thread_local std::coroutine_handle<> FrameReaper::pending_{};
+
+void FrameReaper::drain() noexcept {
+  ++depth_;
+  while (std::coroutine_handle<> h = pending_) {
+    pending_ = core_of(h)->continuation;
+    h.destroy();  // may queue more, below max_depth levels from here
+  }
+  --depth_;
+}
+
 void TaskCore::capture_exception() noexcept {
   // The error takes the place of suspended_on, which is null while we run.
   std::construct_at(&error, std::current_exception());

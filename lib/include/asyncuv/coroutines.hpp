@@ -186,6 +186,35 @@ inline void TaskCore::step(TaskCore* t) noexcept {
   if (std::coroutine_handle<>::from_address(t->frame()).done()) t->finish();
 }
 
+// Destroys the frames of awaited coroutines. A task destroyed while suspended
+// deep in an await chain destroys its frame, whose Awaiter destroys the child
+// frame, whose Awaiter destroys the grandchild...: one native stack frame per
+// level. Up to max_depth levels that recursion runs as usual (children die
+// before their parents' locals, as they should); deeper frames are queued,
+// linked through their no longer needed `continuation`, and destroyed in a
+// loop by the outermost call, so no chain can overflow the stack.
+class FrameReaper {
+public:
+  static void destroy(std::coroutine_handle<> h) noexcept {
+    if (depth_ >= max_depth) [[unlikely]] {
+      core_of(h)->continuation = std::exchange(pending_, h);
+      return;
+    }
+    ++depth_;
+    h.destroy();
+    if (--depth_ == 0 && pending_) [[unlikely]] drain();
+  }
+
+private:
+  static constexpr int max_depth = 256;
+  static TaskCore* core_of(std::coroutine_handle<> h) noexcept {
+    return reinterpret_cast<TaskCore*>(static_cast<char*>(h.address()) + TaskCore::frame_offset);
+  }
+  static void drain() noexcept;
+  [[gnu::tls_model("initial-exec")]] static constinit thread_local int depth_;
+  [[gnu::tls_model("initial-exec")]] static constinit thread_local std::coroutine_handle<> pending_;
+};
+
 struct FinalAwaiter {
   bool await_ready() const noexcept { return false; }
   template <class P>
@@ -268,7 +297,7 @@ public:
     explicit Awaiter(handle_type h) noexcept : h_(h) {}
     Awaiter(Awaiter&&) = delete;  // built in place; nothing to move
     ~Awaiter() {
-      if (h_) h_.destroy();  // the awaited frame ends with its await
+      if (h_) detail::FrameReaper::destroy(h_);  // the awaited frame ends with its await
     }
     bool await_ready() const noexcept { return false; }
     void await_suspend(std::coroutine_handle<> parent) const noexcept {

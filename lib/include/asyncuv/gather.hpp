@@ -63,7 +63,7 @@ public:
   }
   GatherWait(GatherWait&&) = delete;
   ~GatherWait();
-  bool await_ready() const noexcept { return signalled_; }
+  bool await_ready() const noexcept { return n_ == 0; }  // as asyncio: only gather() is done at once
   void await_suspend(std::coroutine_handle<> h);
   void await_resume();
 
@@ -89,6 +89,8 @@ private:
   bool registered_ = false;
   bool signalled_ = false;  // the awaiter has been (or need not be) woken
   bool cancel_requested_ = false;
+  bool cancelled_while_waking_ = false;  // a cancel arrived while wake_ was queued
+  DeferredWake wake_;
 };
 
 template <class T>

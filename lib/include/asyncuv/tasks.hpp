@@ -52,6 +52,29 @@ private:
   bool suspended_ = false;  // only a real suspension is a cancellation point
 };
 
+// asyncio completes gather(), wait() and friends through an intermediate
+// future: a child's end schedules a callback (next pass), which completes the
+// future, which schedules the awaiting task (the pass after). DeferredWake is
+// that hop, so that programs interleave exactly as their Python originals.
+// While it is queued its owner must stay alive: the owner's cancel hook then
+// hands the cancel on (returns true) and raises CancelledError itself.
+struct DeferredWake : Callback {
+  DeferredWake() noexcept : Callback(&DeferredWake::run_it) {}
+  void fire(TaskCore* t) noexcept {
+    task = t;
+    if (queued) return;
+    queued = true;
+    EventLoop::current()->schedule(static_cast<Callback*>(this));
+  }
+  static void run_it(Callback* c) noexcept {
+    auto* d = static_cast<DeferredWake*>(c);
+    d->queued = false;
+    d->task->wake();
+  }
+  TaskCore* task = nullptr;
+  bool queued = false;
+};
+
 // Runs a user's done callback through the loop (call_soon), never inline.
 struct CallbackNode : Callback {
   std::function<void()> fn;
