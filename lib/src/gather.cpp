@@ -28,11 +28,11 @@ void GatherWait::await_suspend(std::coroutine_handle<> h) {
   TaskCore& self = running_task();
   resume = h;
   cancel = &GatherWait::on_cancel;
+  registered_ = true;  // first: if a registration throws, the destructor undoes the others
   for (std::size_t i = 0; i < n_; ++i) {
     TaskCore* c = child(i);
     if (!c->done()) c->add_shared_listener(this);
   }
-  registered_ = true;
   self.park(this);
   if (signalled_) wake_.fire(&self);  // decided before we waited: still two passes
 }
