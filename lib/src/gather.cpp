@@ -33,8 +33,10 @@ void GatherWait::await_suspend(std::coroutine_handle<> h) {
     TaskCore* c = child(i);
     if (!c->done()) c->add_shared_listener(this);
   }
+  // Decided before we waited: still two passes. Queued before park(), so that
+  // a cancel pending on this task finds the wake-up on its way (on_cancel).
+  if (signalled_) wake_.fire(&self);
   self.park(this);
-  if (signalled_) wake_.fire(&self);  // decided before we waited: still two passes
 }
 
 void GatherWait::on_child_done(Listener* l, TaskCore& child) noexcept {
