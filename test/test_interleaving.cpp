@@ -52,3 +52,32 @@ TEST_CASE("gather of finished tasks still takes two passes, as asyncio") {
   }(&log));
   CHECK(log == Log{"child", "0", "1", "G", "2", "3", "4"});
 }
+
+TEST_CASE("wait resumes its awaiter two passes after the deciding task, as asyncio") {
+  // Python 3.11: t = create_task(ticker(6)); await sleep(0); c = create_task(child())
+  //   await wait([c]); log.append('W'); await t   ->  ['0', '1', 'child', '2', '3', 'W', '4', '5']
+  Log log;
+  run([](Log* log) -> Coro<void> {
+    auto t = create_task(ticker(log, 6));
+    co_await sleep(0);
+    std::vector<Task<int>> cs{create_task(child(log))};
+    co_await wait(cs);
+    log->push_back("W");
+    co_await t;
+  }(&log));
+  CHECK(log == Log{"0", "1", "child", "2", "3", "W", "4", "5"});
+}
+
+TEST_CASE("wait on finished tasks still takes two passes, as asyncio") {
+  // Python 3.11: ['child', '0', '1', 'W', '2', '3', '4']
+  Log log;
+  run([](Log* log) -> Coro<void> {
+    std::vector<Task<int>> cs{create_task(child(log))};
+    co_await sleep(0);
+    auto t = create_task(ticker(log, 5));
+    co_await wait(cs);
+    log->push_back("W");
+    co_await t;
+  }(&log));
+  CHECK(log == Log{"child", "0", "1", "W", "2", "3", "4"});
+}

@@ -50,10 +50,11 @@ void TaskSetWait::await_suspend(std::coroutine_handle<> h) {
     else ready = satisfied_by(*c) || ready;
   }
   if (ready || pending_ == 0) {
-    // Already decided: still yield once, as Python's done callbacks do.
+    // Already decided: the done callbacks still run first, then the wake-up
+    // (two passes). Queued before park() so that a pending cancel finds it.
     signalled_ = true;
+    wake_.fire(&self);
     self.park(this);
-    self.wake();
     return;
   }
   for (std::size_t i = 0; i < n_; ++i) {
@@ -70,12 +71,16 @@ void TaskSetWait::await_suspend(std::coroutine_handle<> h) {
 void TaskSetWait::await_resume() {
   stop();
   task->throw_if_cancelled();
+  if (cancelled_while_waking_) throw CancelledError();
 }
 
-void TaskSetWait::signal() noexcept {
+// A task's end reaches the waiter through a callback (deferred: two passes);
+// the timeout is itself a timer callback (one pass), as in asyncio.
+void TaskSetWait::signal(bool deferred) noexcept {
   signalled_ = true;
   if (queued()) EventLoop::current()->remove_timer(this);
-  task->wake();
+  if (deferred) wake_.fire(task);
+  else task->wake();
 }
 
 void TaskSetWait::stop() noexcept {
@@ -94,18 +99,21 @@ void TaskSetWait::on_child_done(Listener* l, TaskCore& child) noexcept {
   auto* self = static_cast<TaskSetWait*>(l);
   --self->pending_;
   if (self->signalled_) return;
-  if (self->pending_ == 0 || self->satisfied_by(child)) self->signal();
+  if (self->pending_ == 0 || self->satisfied_by(child)) self->signal(true);
 }
 
 void TaskSetWait::on_fire(TimerEntry* e) noexcept {
   auto* self = static_cast<TaskSetWait*>(e);
-  if (!self->signalled_) self->signal();
+  if (!self->signalled_) self->signal(false);
 }
 
 // Abandon the wait: the tasks go on, the awaiter raises CancelledError.
 bool TaskSetWait::on_cancel(Suspension* s) noexcept {
-  static_cast<TaskSetWait*>(s)->stop();
-  return false;
+  auto* self = static_cast<TaskSetWait*>(s);
+  self->stop();
+  if (!self->wake_.queued) return false;
+  self->cancelled_while_waking_ = true;  // the queued wake-up must still find us
+  return true;
 }
 
 // ---- as_completed ----

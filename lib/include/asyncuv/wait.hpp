@@ -102,7 +102,7 @@ public:
 
 private:
   bool satisfied_by(TaskCore& child) const noexcept;
-  void signal() noexcept;
+  void signal(bool deferred) noexcept;
   void stop() noexcept;  // unregisters from the tasks and the timer
   static void on_child_done(Listener* l, TaskCore& child) noexcept;
   static void on_fire(TimerEntry* e) noexcept;
@@ -114,6 +114,8 @@ private:
   ReturnWhen when_;
   bool registered_ = false;
   bool signalled_ = false;
+  bool cancelled_while_waking_ = false;  // a cancel arrived while wake_ was queued
+  DeferredWake wake_;                    // asyncio's intermediate future, see tasks.hpp
 };
 
 // Drops repeated tasks, keeping the first of each (Python's set(fs)).
