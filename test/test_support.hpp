@@ -1,5 +1,5 @@
 // What several test files share: doctest printing for the event logs the
-// tests compare, and the names they use.
+// tests compare, and small coroutines the timeout/wait/group tests build on.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -7,7 +7,10 @@
 #include <asyncuv/asyncuv.hpp>
 
 #include <chrono>
+#include <exception>
 #include <string>
+#include <tuple>
+#include <type_traits>
 #include <vector>
 
 // A test's record of what happened, in order.
@@ -24,3 +27,50 @@ struct StringMaker<std::vector<std::string>> {
   }
 };
 }  // namespace doctest
+
+namespace support {
+
+using namespace asyncuv;
+
+inline std::string show(int v) { return std::to_string(v); }
+inline std::string show(const std::string& v) { return v; }
+inline std::string show(const std::tuple<int, int>& v) { return show(std::get<0>(v)) + "," + show(std::get<1>(v)); }
+
+// How an awaitable ended, as text: "value 3", "ok", "TimeoutError", ...
+template <class T>
+Coro<std::string> outcome(Coro<T> c) {
+  try {
+    if constexpr (std::is_void_v<T>) {
+      co_await std::move(c);
+      co_return "ok";
+    } else {
+      T v = co_await std::move(c);
+      co_return "value " + show(v);
+    }
+  } catch (const TimeoutError&) {
+    co_return "TimeoutError";
+  } catch (const CancelledError&) {
+    co_return "CancelledError";
+  } catch (const std::exception& e) {
+    co_return std::string("error ") + e.what();
+  }
+}
+
+// A task's result as a Coro (for APIs that take one).
+template <class T>
+Coro<T> awaited(Task<T> t) {
+  co_return co_await t;
+}
+
+template <class T>
+Coro<T> value_after(T v, std::chrono::milliseconds d) {
+  co_await sleep(d);
+  co_return v;
+}
+
+template <class D>
+Coro<void> nap(D d) {
+  co_await sleep(d);
+}
+
+}  // namespace support

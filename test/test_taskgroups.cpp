@@ -19,6 +19,10 @@
 using namespace asyncuv;
 using namespace std::chrono_literals;
 
+using support::awaited;
+using support::nap;
+using support::value_after;
+
 namespace {
 
 struct ZeroDivisionError : std::runtime_error {
@@ -58,17 +62,6 @@ Coro<std::string> outcome(Coro<T> c) {
   }
 }
 
-template <class T>
-Coro<T> awaited(Task<T> t) {
-  co_return co_await t;
-}
-
-Coro<int> value_after(int v, std::chrono::milliseconds d) {
-  co_await sleep(d);
-  co_return v;
-}
-
-Coro<void> nap(std::chrono::milliseconds d) { co_await sleep(d); }
 
 Coro<void> crash_after(std::chrono::milliseconds d) {
   co_await sleep(d);

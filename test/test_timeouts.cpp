@@ -18,47 +18,17 @@
 using namespace asyncuv;
 using namespace std::chrono_literals;
 
+using support::awaited;
+using support::nap;
+using support::outcome;
+using support::value_after;
+
 namespace {
 
-std::string show(int v) { return std::to_string(v); }
-
-// How an awaitable ended, as text: "value 3", "ok", "TimeoutError", ...
-template <class T>
-Coro<std::string> outcome(Coro<T> c) {
-  try {
-    if constexpr (std::is_void_v<T>) {
-      co_await std::move(c);
-      co_return "ok";
-    } else {
-      T v = co_await std::move(c);
-      co_return "value " + show(v);
-    }
-  } catch (const TimeoutError&) {
-    co_return "TimeoutError";
-  } catch (const CancelledError&) {
-    co_return "CancelledError";
-  } catch (const std::exception& e) {
-    co_return std::string("error ") + e.what();
-  }
-}
 
 double now() { return get_running_loop().time(); }
 
 // asyncio.sleep() is a coroutine; ours is a plain awaiter.
-template <class D>
-Coro<void> nap(D d) {
-  co_await sleep(d);
-}
-
-template <class T>
-Coro<T> awaited(Task<T> t) {
-  co_return co_await t;
-}
-
-Coro<int> value_after(int v, std::chrono::milliseconds d) {
-  co_await sleep(d);
-  co_return v;
-}
 
 Coro<void> sleep_logged(Log* log, std::string name, std::chrono::milliseconds d) {
   try {

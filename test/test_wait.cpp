@@ -19,41 +19,13 @@
 using namespace asyncuv;
 using namespace std::chrono_literals;
 
+using support::awaited;
+using support::outcome;
+using support::value_after;
+
 namespace {
 
-std::string show(int v) { return std::to_string(v); }
-std::string show(const std::string& v) { return v; }
-std::string show(const std::tuple<int, int>& v) { return show(std::get<0>(v)) + "," + show(std::get<1>(v)); }
 
-template <class T>
-Coro<std::string> outcome(Coro<T> c) {
-  try {
-    if constexpr (std::is_void_v<T>) {
-      co_await std::move(c);
-      co_return "ok";
-    } else {
-      T v = co_await std::move(c);
-      co_return "value " + show(v);
-    }
-  } catch (const TimeoutError&) {
-    co_return "TimeoutError";
-  } catch (const CancelledError&) {
-    co_return "CancelledError";
-  } catch (const std::exception& e) {
-    co_return std::string("error ") + e.what();
-  }
-}
-
-template <class T>
-Coro<T> awaited(Task<T> t) {
-  co_return co_await t;
-}
-
-template <class T>
-Coro<T> value_after(T v, std::chrono::milliseconds d) {
-  co_await sleep(d);
-  co_return v;
-}
 
 Coro<int> fail_after(std::string msg, std::chrono::milliseconds d) {
   co_await sleep(d);

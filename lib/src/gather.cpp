@@ -67,10 +67,7 @@ void GatherWait::note_done(TaskCore& child) noexcept {
 // outcome is already decided, so the awaiting task gets a plain CancelledError.
 bool GatherWait::on_cancel(Suspension* s) noexcept {
   auto* self = static_cast<GatherWait*>(s);
-  if (self->wake_.queued) {  // decided, the wake-up is on its way: it must find us
-    self->cancelled_while_waking_ = true;
-    return true;
-  }
+  if (self->wake_.absorb_cancel()) return true;  // decided; the wake-up must find us
   if (self->signalled_) return false;
   bool any = false;
   for (std::size_t i = 0; i < self->n_; ++i) any = self->child(i)->cancel() || any;
@@ -80,7 +77,7 @@ bool GatherWait::on_cancel(Suspension* s) noexcept {
 
 void GatherWait::await_resume() {
   if (task) task->throw_if_cancelled();
-  if (cancelled_while_waking_) throw CancelledError();
+  wake_.rethrow_cancel();
   if (error_) std::rethrow_exception(error_);
   if (cancel_requested_) throw CancelledError();
 }

@@ -71,7 +71,7 @@ void TaskSetWait::await_suspend(std::coroutine_handle<> h) {
 void TaskSetWait::await_resume() {
   stop();
   task->throw_if_cancelled();
-  if (cancelled_while_waking_) throw CancelledError();
+  wake_.rethrow_cancel();
 }
 
 // A task's end reaches the waiter through a callback (deferred: two passes);
@@ -111,9 +111,7 @@ void TaskSetWait::on_fire(TimerEntry* e) noexcept {
 bool TaskSetWait::on_cancel(Suspension* s) noexcept {
   auto* self = static_cast<TaskSetWait*>(s);
   self->stop();
-  if (!self->wake_.queued) return false;
-  self->cancelled_while_waking_ = true;  // the queued wake-up must still find us
-  return true;
+  return self->wake_.absorb_cancel();  // a queued wake-up must still find us
 }
 
 // ---- as_completed ----

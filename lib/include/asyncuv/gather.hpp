@@ -89,8 +89,7 @@ private:
   bool registered_ = false;
   bool signalled_ = false;  // the awaiter has been (or need not be) woken
   bool cancel_requested_ = false;
-  bool cancelled_while_waking_ = false;  // a cancel arrived while wake_ was queued
-  DeferredWake wake_;
+  DeferredWake wake_;  // asyncio's intermediate future, see tasks.hpp
 };
 
 template <class T>

@@ -71,8 +71,19 @@ struct DeferredWake : Callback {
     d->queued = false;
     d->task->wake();
   }
+  // For the owner's cancel hook: while the wake-up is on its way, the cancel
+  // is absorbed (the hook returns true) and raised by rethrow_cancel().
+  bool absorb_cancel() noexcept {
+    if (!queued) return false;
+    cancelled = true;
+    return true;
+  }
+  void rethrow_cancel() const {
+    if (cancelled) throw CancelledError();
+  }
   TaskCore* task = nullptr;
   bool queued = false;
+  bool cancelled = false;
 };
 
 // Runs a user's done callback through the loop (call_soon), never inline.

@@ -114,8 +114,7 @@ private:
   ReturnWhen when_;
   bool registered_ = false;
   bool signalled_ = false;
-  bool cancelled_while_waking_ = false;  // a cancel arrived while wake_ was queued
-  DeferredWake wake_;                    // asyncio's intermediate future, see tasks.hpp
+  DeferredWake wake_;  // asyncio's intermediate future, see tasks.hpp
 };
 
 // Drops repeated tasks, keeping the first of each (Python's set(fs)).
