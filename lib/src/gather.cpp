@@ -3,21 +3,8 @@
 
 namespace asyncuv::detail {
 
-void GatherWait::init() noexcept {
-  on_done = &GatherWait::on_child_done;
-  for (std::size_t i = 0; i < n_; ++i) {
-    TaskCore* c = child(i);
-    // asyncio's gather looks at every child's exception, even after it has
-    // returned (first failure) or been dropped: none is "never retrieved".
-    c->retrieved = true;
-    if (!c->done()) ++pending_;
-    else note_done(*c);
-  }
-  if (pending_ == 0) signalled_ = true;
-}
-
 GatherWait::~GatherWait() {
-  if (!registered_) return;
+  if (!registered_ || pending_ == 0) return;  // every listener has fired
   for (std::size_t i = 0; i < n_; ++i) {
     TaskCore* c = child(i);
     if (!c->done()) c->remove_shared_listener(this);
@@ -28,11 +15,23 @@ void GatherWait::await_suspend(std::coroutine_handle<> h) {
   TaskCore& self = running_task();
   resume = h;
   cancel = &GatherWait::on_cancel;
+  on_done = &GatherWait::on_child_done;
   registered_ = true;  // first: if a registration throws, the destructor undoes the others
+  // One pass over the children: with many of them, each pass is a walk
+  // through memory that no longer fits in cache.
   for (std::size_t i = 0; i < n_; ++i) {
     TaskCore* c = child(i);
-    if (!c->done()) c->add_shared_listener(this);
+    // asyncio's gather looks at every child's exception, even after it has
+    // returned (first failure) or been dropped: none is "never retrieved".
+    c->retrieved = true;
+    if (c->done()) {
+      note_done(*c);
+    } else {
+      c->add_shared_listener(this);
+      ++pending_;
+    }
   }
+  if (pending_ == 0) signalled_ = true;
   // Decided before we waited: still two passes. Queued before park(), so that
   // a cancel pending on this task finds the wake-up on its way (on_cancel).
   if (signalled_) wake_.fire(&self);
@@ -58,7 +57,7 @@ void GatherWait::note_done(TaskCore& child) noexcept {
   if (!e || return_exceptions_ || signalled_) return;
   error_ = e;
   signalled_ = true;
-  if (task) wake_.fire(task);  // (before await_suspend, that fires it)
+  if (task) wake_.fire(task);  // (while registering, await_suspend fires it)
 }
 
 // Cancelling the gather cancels the children; the awaiter raises at the

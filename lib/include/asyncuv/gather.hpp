@@ -58,9 +58,7 @@ public:
   // children(i) for i < n; the tasks must outlive the wait.
   template <class TaskT>
   GatherWait(const TaskT* tasks, std::size_t n, bool return_exceptions)
-      : tasks_(tasks), n_(n), child_(&child_at<TaskT>), return_exceptions_(return_exceptions) {
-    init();
-  }
+      : tasks_(tasks), n_(n), child_(&child_at<TaskT>), return_exceptions_(return_exceptions) {}
   GatherWait(GatherWait&&) = delete;
   ~GatherWait();
   bool await_ready() const noexcept { return n_ == 0; }  // as asyncio: only gather() is done at once
@@ -75,7 +73,6 @@ private:
     else return t.promise();
   }
   TaskCore* child(std::size_t i) const noexcept { return child_(tasks_, i); }
-  void init() noexcept;
   static void on_child_done(Listener* l, TaskCore& child) noexcept;
   static bool on_cancel(Suspension* s) noexcept;
   void note_done(TaskCore& child) noexcept;
@@ -131,7 +128,10 @@ Coro<std::vector<gathered_t<T>>> gather_range(std::vector<Task<T>> tasks) {
   co_await GatherWait(tasks.data(), tasks.size(), false);
   std::vector<gathered_t<T>> out;
   out.reserve(tasks.size());
-  for (const auto& t : tasks) out.push_back(value_of(t));
+  for (auto& t : tasks) {
+    out.push_back(value_of(t));
+    t = Task<T>();  // let go of the frame while it is in cache
+  }
   co_return out;
 }
 
@@ -140,7 +140,10 @@ Coro<std::vector<Outcome<T>>> gather_range_outcomes(std::vector<Task<T>> tasks) 
   co_await GatherWait(tasks.data(), tasks.size(), true);
   std::vector<Outcome<T>> out;
   out.reserve(tasks.size());
-  for (const auto& t : tasks) out.push_back(outcome_of(t));
+  for (auto& t : tasks) {
+    out.push_back(outcome_of(t));
+    t = Task<T>();
+  }
   co_return out;
 }
 
