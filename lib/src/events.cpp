@@ -10,6 +10,7 @@
 
 #include "asyncuv/coroutines.hpp"
 #include "asyncuv/exceptions.hpp"
+#include "asyncuv/sleep.hpp"
 #include "asyncuv/tasks.hpp"
 
 namespace asyncuv {
@@ -219,7 +220,7 @@ void EventLoop::run_ready() noexcept {
 }
 
 void EventLoop::add_timer(detail::TimerEntry* e) {
-  e->seq = timer_seq_++;
+  e->seq = (timer_seq_++ << 1) | (e->seq & detail::TimerEntry::wakes_task_bit);
   timers_.push(e);
   if (timers_.top() == e) arm_timer();
 }
@@ -239,7 +240,8 @@ void EventLoop::fire_timers() noexcept {
   while (!timers_.empty() && timers_.top()->deadline_ns <= now) {
     detail::TimerEntry* e = timers_.top();
     timers_.remove(e);
-    e->fire(e);
+    if (e->wakes_task()) detail::SleepBase::on_fire(e);
+    else static_cast<detail::TimerCall*>(e)->fire(e);
   }
   arm_timer();
 }
@@ -346,7 +348,8 @@ void EventLoop::close() noexcept {
   }
   drop_ready_queue();
   timers_.forget_all([](detail::TimerEntry* e) {
-    if (e->fire == &detail::HandleState::on_timer) static_cast<detail::HandleState*>(e)->drop();
+    if (e->wakes_task()) return;
+    if (static_cast<detail::TimerCall*>(e)->fire == &detail::HandleState::on_timer) static_cast<detail::HandleState*>(e)->drop();
   });
   // Close every handle still open, ours and any a user left behind, so that
   // uv_loop_close succeeds and nothing leaks. Running the loop also waits for

@@ -347,12 +347,9 @@ void SleepBase::start_timer(TaskCore& self) {
   const std::uint64_t now = uv_hrtime();
   const std::uint64_t delay = deadline_ns;
   deadline_ns = delay > UINT64_MAX - now ? UINT64_MAX : now + delay;
-  fire = &SleepBase::on_fire;
   EventLoop::current()->add_timer(this);
   self.park(this);
 }
-
-void SleepBase::on_fire(TimerEntry* e) noexcept { static_cast<SleepBase*>(e)->task->wake(); }
 
 bool SleepBase::on_cancel(Suspension* s) noexcept {
   auto* self = static_cast<SleepBase*>(s);

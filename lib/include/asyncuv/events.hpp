@@ -63,14 +63,24 @@ struct Callback : ReadyNode {
 };
 
 // An entry of the loop's timer heap. It lives inside whoever waits (a sleep
-// awaiter in a coroutine frame), so arming a timer never allocates.
+// awaiter in a coroutine frame), so arming a timer never allocates. Most
+// entries are sleeps, which only wake their task: they carry no function
+// pointer (a sleeping task is 8 bytes smaller) and say so in seq's low bit.
 struct TimerEntry {
   static constexpr std::uint32_t not_queued = UINT32_MAX;
+  static constexpr std::uint32_t wakes_task_bit = 1;
   std::uint64_t deadline_ns = 0;  // uv_hrtime() clock
-  std::uint32_t seq;              // FIFO order among equal deadlines (wraps safely)
+  // Bits 1-31: FIFO order among equal deadlines, counted in steps of two
+  // (wraps safely, see TimerHeap::before); bit 0: wakes_task_bit.
+  std::uint32_t seq = 0;
   std::uint32_t heap_index = not_queued;
-  void (*fire)(TimerEntry*);
   bool queued() const noexcept { return heap_index != not_queued; }
+  bool wakes_task() const noexcept { return seq & wakes_task_bit; }
+};
+
+// A timer entry that runs a function when due (call_later, timeouts, wait).
+struct TimerCall : TimerEntry {
+  void (*fire)(TimerEntry*) = nullptr;
 };
 
 // The loop's timers, ordered by (deadline, seq). Deadlines mostly arrive in
@@ -112,7 +122,8 @@ private:
   static constexpr std::uint32_t pos_mask = 0x3fff'ffffu;
   static bool before(const TimerEntry* a, const TimerEntry* b) noexcept {
     if (a->deadline_ns != b->deadline_ns) return a->deadline_ns < b->deadline_ns;
-    return static_cast<std::int32_t>(a->seq - b->seq) < 0;  // serial-number order
+    // Serial-number order; the kind bits cannot decide it, as seqs differ by 2 or more.
+    return static_cast<std::int32_t>(a->seq - b->seq) < 0;
   }
   std::uint32_t run_mask() const noexcept { return static_cast<std::uint32_t>(run_.size()) - 1; }
   void place(std::size_t i, TimerEntry* e) noexcept {
@@ -162,7 +173,7 @@ private:
 // callable itself is only ever run and destroyed on the loop's thread (after
 // it ran, was cancelled there, or was dropped at loop close), so whatever it
 // captures never crosses threads behind the user's back.
-class HandleState : public Callback, public TimerEntry {
+class HandleState : public Callback, public TimerCall {
 public:
   HandleState() noexcept : Callback(&HandleState::on_ready) {}
   HandleState(const HandleState&) = delete;
@@ -177,7 +188,7 @@ public:
   void drop() noexcept;  // the loop closes without running it
 
   static void on_ready(Callback* c) noexcept;     // Callback::run
-  static void on_timer(TimerEntry* e) noexcept;   // TimerEntry::fire
+  static void on_timer(TimerEntry* e) noexcept;   // TimerCall::fire
 
   EventLoop* loop = nullptr;  // compared, never dereferenced off its thread
   double when = 0;            // TimerHandle::when(), in loop.time() seconds

@@ -24,7 +24,10 @@ class SleepBase : protected Suspension, protected TimerEntry {
 protected:
   // delay_ns <= 0 means "yield once".
   // Until suspension, deadline_ns holds the delay.
-  explicit SleepBase(std::int64_t delay_ns) noexcept { deadline_ns = static_cast<std::uint64_t>(delay_ns); }
+  explicit SleepBase(std::int64_t delay_ns) noexcept {
+    deadline_ns = static_cast<std::uint64_t>(delay_ns);
+    seq = wakes_task_bit;  // the loop calls on_fire, below
+  }
   // Not movable: the awaiter is built in place in the frame (no second copy
   // for the compiler to keep there), and a queued timer entry must not move.
   SleepBase(SleepBase&&) = delete;
@@ -44,10 +47,13 @@ protected:
   }
   void resumed() { task->throw_if_cancelled(); }
 
+public:
+  // What the loop does for a due entry that wakes_task().
+  static void on_fire(TimerEntry* e) noexcept { static_cast<SleepBase*>(e)->task->wake(); }
+
 private:
   void start_timer(TaskCore& self);
   void cancel_timer() noexcept;
-  static void on_fire(TimerEntry* e) noexcept;
   static bool on_cancel(Suspension* s) noexcept;
 };
 

@@ -97,7 +97,7 @@ auto run_scope(Scope& scope, Body body) -> Coro<scope_result_t<Body, Scope>> {
 
 }  // namespace detail
 
-class Timeout : detail::TimerEntry {
+class Timeout : detail::TimerCall {
 public:
   // Python's Timeout(when): a deadline in loop time, or never.
   explicit Timeout(std::optional<double> when) noexcept;

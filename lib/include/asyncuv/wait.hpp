@@ -88,7 +88,7 @@ std::optional<double> to_seconds(std::chrono::duration<Rep, Period> d) {
 // tasks: cancelling the awaiter abandons the wait (CancelledError). Like
 // Python's, it always yields to the loop at least once. The task array must
 // outlive the awaiter and hold no duplicates.
-class TaskSetWait : Suspension, Listener, TimerEntry {
+class TaskSetWait : Suspension, Listener, TimerCall {
 public:
   TaskSetWait(TaskCore* const* tasks, std::size_t n, ReturnWhen when, std::uint64_t deadline = no_deadline) noexcept
       : tasks_(tasks), n_(n), when_(when) {
@@ -171,7 +171,7 @@ class AsCompletedNext;
 
 // What as_completed() shares between its awaits: the tasks in completion
 // order, the waiters in arrival order (Python's Queue of done futures).
-class AsCompletedState : Listener, TimerEntry {
+class AsCompletedState : Listener, TimerCall {
 public:
   AsCompletedState(std::vector<TaskCore*> tasks, std::uint64_t deadline);
   AsCompletedState(AsCompletedState&&) = delete;
