@@ -193,7 +193,7 @@ void EventLoop::run_pass() noexcept {
     const bool is_task = link & task_tag;
     link = std::exchange(n->next, 0);
     if (is_task) [[likely]]
-      detail::TaskCore::step(static_cast<detail::TaskCore*>(n));
+      detail::TaskCore::step(static_cast<detail::TaskCore*>(n), this);
     else
       static_cast<detail::Callback*>(n)->run(static_cast<detail::Callback*>(n));
   }

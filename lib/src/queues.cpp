@@ -33,7 +33,7 @@ void QueueCore::Waiter::on_turn(Callback* c) noexcept {
     w->list().push_back(w);
     return;
   }
-  TaskCore::step(w->task);
+  TaskCore::step(w->task, EventLoop::current());
 }
 
 bool QueueCore::Waiter::on_cancel(Suspension* s) noexcept {

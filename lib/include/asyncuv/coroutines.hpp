@@ -141,7 +141,7 @@ struct TaskCore : ReadyNode {
   void* frame() const noexcept { return const_cast<char*>(reinterpret_cast<const char*>(this)) - frame_offset; }
   static constexpr std::size_t frame_offset = 2 * sizeof(void*);
 
-  static void step(TaskCore* t) noexcept;  // one scheduled step (inline, below)
+  static void step(TaskCore* t, EventLoop* loop) noexcept;  // one scheduled step (inline, below)
   void abandon() noexcept;  // loop teardown: drop a task that never finished
 
 
@@ -160,7 +160,7 @@ namespace detail {
 
 // The driver loop (trampoline): resume, then keep resuming whatever the
 // coroutine that just suspended left in next_resume.
-inline void TaskCore::step(TaskCore* t) noexcept {
+inline void TaskCore::step(TaskCore* t, EventLoop* loop) noexcept {
   t->scheduled = false;
   std::coroutine_handle<> h;
   if (!t->started) {
@@ -175,7 +175,6 @@ inline void TaskCore::step(TaskCore* t) noexcept {
     if (!t->suspended_on) return;
     h = std::exchange(t->suspended_on, nullptr)->resume;
   }
-  EventLoop* loop = EventLoop::current();
   loop->current_task = t;
   do {
     loop->next_resume = nullptr;
