@@ -182,8 +182,6 @@ void EventLoop::on_idle(uv_idle_t* h) { static_cast<EventLoop*>(h->data)->run_re
 
 // One pass over what was ready when the pass began; what those callbacks
 // schedule waits for the next pass, as in asyncio's _run_once.
-// One pass over what was ready when the pass began; what those callbacks
-// schedule waits for the next pass, as in asyncio's _run_once.
 void EventLoop::run_pass() noexcept {
   std::uintptr_t link = head_;
   head_ = 0;
@@ -191,7 +189,7 @@ void EventLoop::run_pass() noexcept {
   while (link) {
     auto* n = reinterpret_cast<detail::ReadyNode*>(link & ~task_tag);
     const bool is_task = link & task_tag;
-    link = std::exchange(n->next, 0);
+    link = n->next;  // (push_ready resets it)
     if (is_task) [[likely]]
       detail::TaskCore::step(static_cast<detail::TaskCore*>(n), this);
     else

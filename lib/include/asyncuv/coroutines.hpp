@@ -101,10 +101,11 @@ struct TaskCore : ReadyNode {
     suspended_on = s;
     if (must_cancel) deliver_pending_cancel(s);
   }
-  void wake() noexcept {  // schedule the next step
+  void wake() noexcept { wake(*EventLoop::current()); }  // schedule the next step
+  void wake(EventLoop& loop) noexcept {
     if (scheduled || done()) return;
     scheduled = true;
-    EventLoop::current()->schedule(this);
+    loop.schedule(this);
   }
   void throw_if_cancelled() {  // in await_resume: deliver a cancel
     if (must_cancel) [[unlikely]] {

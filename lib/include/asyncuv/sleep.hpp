@@ -35,12 +35,13 @@ protected:
     if (queued()) cancel_timer();
   }
   void suspend(std::coroutine_handle<> h) {
-    TaskCore& self = running_task();
+    EventLoop* loop = EventLoop::current();
+    TaskCore& self = running_task(loop);
     resume = h;
     cancel = &SleepBase::on_cancel;
     if (deadline_ns == 0) {  // a bare yield: no timer, straight to the ready queue
       self.park(this);
-      self.wake();
+      self.wake(*loop);
     } else {
       start_timer(self);
     }

@@ -24,8 +24,7 @@ class Task;
 namespace detail {
 
 // The task that is running now (asyncio.current_task()); throws when none.
-inline TaskCore& running_task() {
-  EventLoop* loop = EventLoop::current();
+inline TaskCore& running_task(EventLoop* loop = EventLoop::current()) {
   if (!loop || !loop->current_task) [[unlikely]] throw RuntimeError("no running task");
   return *loop->current_task;
 }
