@@ -1,9 +1,14 @@
-// Interleaving: a program whose tasks print around a gather prints what its
-// Python original prints. asyncio completes a gather through a callback and
-// then the awaiting task's wake-up: two loop passes after the last child.
+// Interleaving: a program whose tasks print around a gather, wait, wait_for,
+// as_completed or TaskGroup prints what its Python original prints. asyncio
+// completes these through a callback and then the awaiting task's wake-up:
+// two loop passes after the deciding child.
 #include <doctest/doctest.h>
 
 #include "test_support.hpp"
+
+#include <optional>
+#include <stdexcept>
+#include <string>
 
 using namespace asyncuv;
 
@@ -80,4 +85,178 @@ TEST_CASE("wait on finished tasks still takes two passes, as asyncio") {
     co_await t;
   }(&log));
   CHECK(log == Log{"child", "0", "1", "W", "2", "3", "4"});
+}
+
+// ---------------- wait_for ----------------
+
+namespace {
+
+Coro<int> bad(Log* log) {
+  log->push_back("bad");
+  throw std::runtime_error("bad");
+  co_return 0;
+}
+
+// Logs its cancellation, and then lets a gated ticker start.
+Coro<int> slow(Log* log, bool* go = nullptr) {
+  log->push_back("slow");
+  try {
+    co_await sleep(10);
+  } catch (const CancelledError&) {
+    log->push_back("slow cancelled");
+    if (go) *go = true;
+    throw;
+  }
+  co_return 0;
+}
+
+// A ticker that spins silently until *go: what it prints does not depend on
+// when a timer fires, only on the passes after.
+Coro<void> gated_ticker(Log* log, bool* go, int n) {
+  while (!*go) co_await sleep(0);
+  co_await ticker(log, n);
+}
+
+}  // namespace
+
+TEST_CASE("wait_for resumes its awaiter two passes after the task, as asyncio") {
+  // Python 3.11: t = create_task(ticker(8)); await sleep(0)
+  //   await wait_for(child(), 1); log.append('W'); await t
+  //   -> ['0', '1', 'child', '2', '3', 'W', '4', '5', '6', '7']
+  Log log;
+  run([](Log* log) -> Coro<void> {
+    auto t = create_task(ticker(log, 8));
+    co_await sleep(0);
+    co_await wait_for(child(log), 1.0);
+    log->push_back("W");
+    co_await t;
+  }(&log));
+  CHECK(log == Log{"0", "1", "child", "2", "3", "W", "4", "5", "6", "7"});
+}
+
+TEST_CASE("wait_for raises a task's error two passes after it, as asyncio") {
+  // Python 3.11: try: await wait_for(bad(), 1)  except ValueError: log.append('E')
+  //   -> ['0', '1', 'bad', '2', '3', 'E', '4', '5', '6', '7']
+  Log log;
+  run([](Log* log) -> Coro<void> {
+    auto t = create_task(ticker(log, 8));
+    co_await sleep(0);
+    try {
+      co_await wait_for(bad(log), 1.0);
+    } catch (const std::runtime_error&) {
+      log->push_back("E");
+    }
+    co_await t;
+  }(&log));
+  CHECK(log == Log{"0", "1", "bad", "2", "3", "E", "4", "5", "6", "7"});
+}
+
+TEST_CASE("wait_for of a finished task still takes two passes, as asyncio") {
+  // Python 3.11: c = create_task(child()); await sleep(0); t = create_task(ticker(8))
+  //   await wait_for(c, 1); log.append('W'); await t
+  //   -> ['child', '0', '1', 'W', '2', '3', '4', '5', '6', '7']
+  // and with wait_for(c, 0) it does not yield at all:
+  //   -> ['child', 'W', '0', '1', '2', '3', '4', '5', '6', '7']
+  for (double timeout : {1.0, 0.0}) {
+    Log log;
+    run([](Log* log, double timeout) -> Coro<void> {
+      auto c = create_task(child(log));
+      co_await sleep(0);
+      auto t = create_task(ticker(log, 8));
+      co_await wait_for(c, timeout);
+      log->push_back("W");
+      co_await t;
+    }(&log, timeout));
+    if (timeout > 0) CHECK(log == Log{"child", "0", "1", "W", "2", "3", "4", "5", "6", "7"});
+    else CHECK(log == Log{"child", "W", "0", "1", "2", "3", "4", "5", "6", "7"});
+  }
+}
+
+TEST_CASE("wait_for(aw, 0) cancels and waits as asyncio does") {
+  // Python 3.11: t = create_task(ticker(10)); await sleep(0)
+  //   try: await wait_for(slow(), 0)  except TimeoutError: log.append('T')
+  //   -> ['0', '1', '2', '3', 'T', '4', '5', '6', '7', '8', '9']  (slow never starts)
+  Log log;
+  run([](Log* log) -> Coro<void> {
+    auto t = create_task(ticker(log, 10));
+    co_await sleep(0);
+    try {
+      co_await wait_for(slow(log), 0.0);
+    } catch (const TimeoutError&) {
+      log->push_back("T");
+    }
+    co_await t;
+  }(&log));
+  CHECK(log == Log{"0", "1", "2", "3", "T", "4", "5", "6", "7", "8", "9"});
+}
+
+TEST_CASE("wait_for's expiry cancels and waits for the task on asyncio's passes") {
+  // Python 3.11, with gated_ticker (spins until `go`, which slow sets as it
+  // is cancelled): t = create_task(gated_ticker(6)); await sleep(0)
+  //   try: await wait_for(slow(), 0.001)  except TimeoutError: log.append('T')
+  //   -> ['slow', 'slow cancelled', '0', '1', 'T', '2', '3', '4', '5']
+  Log log;
+  run([](Log* log) -> Coro<void> {
+    bool go = false;
+    auto t = create_task(gated_ticker(log, &go, 6));
+    co_await sleep(0);
+    try {
+      co_await wait_for(slow(log, &go), 0.001);
+    } catch (const TimeoutError&) {
+      log->push_back("T");
+    }
+    co_await t;
+  }(&log));
+  CHECK(log == Log{"slow", "slow cancelled", "0", "1", "T", "2", "3", "4", "5"});
+}
+
+TEST_CASE("wait_for with no timeout awaits directly, as asyncio") {
+  // Python 3.11: t = create_task(ticker(6)); await sleep(0)
+  //   await wait_for(child(), None); log.append('W')
+  //   c = create_task(child()); await wait_for(c, None); log.append('W'); await t
+  //   -> ['0', 'child', 'W', '1', 'child', '2', 'W', '3', '4', '5']
+  Log log;
+  run([](Log* log) -> Coro<void> {
+    auto t = create_task(ticker(log, 6));
+    co_await sleep(0);
+    co_await wait_for(child(log), std::nullopt);
+    log->push_back("W");
+    auto c = create_task(child(log));
+    co_await wait_for(c, std::nullopt);
+    log->push_back("W");
+    co_await t;
+  }(&log));
+  CHECK(log == Log{"0", "child", "W", "1", "child", "2", "W", "3", "4", "5"});
+}
+
+TEST_CASE("cancelling wait_for's awaiter cancels and waits for the task, as asyncio") {
+  // Python 3.11: t = create_task(ticker(10))
+  //   async def waiter():
+  //       try: await wait_for(slow(), 10)
+  //       except CancelledError: log.append('C'); raise
+  //   w = create_task(waiter()); await sleep(0); await sleep(0)
+  //   w.cancel(); log.append('cancel'); (await w: CancelledError); await t
+  //   -> ['0', '1', 'slow', 'cancel', '2', '3', 'slow cancelled', '4', '5', 'C', '6', '7', '8', '9']
+  Log log;
+  run([](Log* log) -> Coro<void> {
+    auto t = create_task(ticker(log, 10));
+    auto w = create_task([](Log* log) -> Coro<void> {
+      try {
+        co_await wait_for(slow(log), 10.0);
+      } catch (const CancelledError&) {
+        log->push_back("C");
+        throw;
+      }
+    }(log));
+    co_await sleep(0);
+    co_await sleep(0);
+    w.cancel();
+    log->push_back("cancel");
+    try {
+      co_await w;
+    } catch (const CancelledError&) {
+    }
+    co_await t;
+  }(&log));
+  CHECK(log == Log{"0", "1", "slow", "cancel", "2", "3", "slow cancelled", "4", "5", "C", "6", "7", "8", "9"});
 }
