@@ -260,3 +260,109 @@ TEST_CASE("cancelling wait_for's awaiter cancels and waits for the task, as asyn
   }(&log));
   CHECK(log == Log{"0", "1", "slow", "cancel", "2", "3", "slow cancelled", "4", "5", "C", "6", "7", "8", "9"});
 }
+
+// ---------------- as_completed ----------------
+
+TEST_CASE("as_completed hands over a task two passes after it ends, as asyncio") {
+  // Python 3.11: t = create_task(ticker(8)); await sleep(0)
+  //   for f in as_completed([child(), child()]): log.append('r%s' % await f)
+  //   log.append('A'); await t
+  //   -> ['0', '1', 'child', 'child', '2', '3', 'r1', 'r1', 'A', '4', '5', '6', '7']
+  Log log;
+  run([](Log* log) -> Coro<void> {
+    auto t = create_task(ticker(log, 8));
+    co_await sleep(0);
+    std::vector<Coro<int>> cs;
+    cs.push_back(child(log));
+    cs.push_back(child(log));
+    for (auto f : as_completed(std::move(cs))) log->push_back("r" + std::to_string(co_await f));
+    log->push_back("A");
+    co_await t;
+  }(&log));
+  CHECK(log == Log{"0", "1", "child", "child", "2", "3", "r1", "r1", "A", "4", "5", "6", "7"});
+}
+
+TEST_CASE("as_completed raises a task's error two passes after it, as asyncio") {
+  // Python 3.11: for f in as_completed([bad()]):
+  //       try: await f  except ValueError: log.append('E')
+  //   -> ['0', '1', 'bad', '2', '3', 'E', '4', '5', '6', '7']
+  Log log;
+  run([](Log* log) -> Coro<void> {
+    auto t = create_task(ticker(log, 8));
+    co_await sleep(0);
+    std::vector<Coro<int>> cs;
+    cs.push_back(bad(log));
+    for (auto f : as_completed(std::move(cs))) {
+      try {
+        co_await f;
+      } catch (const std::runtime_error&) {
+        log->push_back("E");
+      }
+    }
+    co_await t;
+  }(&log));
+  CHECK(log == Log{"0", "1", "bad", "2", "3", "E", "4", "5", "6", "7"});
+}
+
+TEST_CASE("as_completed of a finished task still takes two passes, as asyncio") {
+  // Python 3.11: c = create_task(child()); await sleep(0); t = create_task(ticker(8))
+  //   for f in as_completed([c]): log.append('r%s' % await f)
+  //   log.append('A'); await t
+  //   -> ['child', '0', '1', 'r1', 'A', '2', '3', '4', '5', '6', '7']
+  Log log;
+  run([](Log* log) -> Coro<void> {
+    auto c = create_task(child(log));
+    co_await sleep(0);
+    auto t = create_task(ticker(log, 8));
+    std::vector<Task<int>> cs{c};
+    for (auto f : as_completed(cs)) log->push_back("r" + std::to_string(co_await f));
+    log->push_back("A");
+    co_await t;
+  }(&log));
+  CHECK(log == Log{"child", "0", "1", "r1", "A", "2", "3", "4", "5", "6", "7"});
+}
+
+TEST_CASE("as_completed has the task in hand two passes after it ends, however late the await") {
+  // Python 3.11: t = create_task(ticker(8)); await sleep(0)
+  //   f = next(iter(as_completed([child()])))
+  //   await sleep(0); await sleep(0); await sleep(0)
+  //   log.append('get'); log.append('r%s' % await f); await t
+  //   -> ['0', '1', 'child', '2', '3', 'get', 'r1', '4', '5', '6', '7']
+  Log log;
+  run([](Log* log) -> Coro<void> {
+    auto t = create_task(ticker(log, 8));
+    co_await sleep(0);
+    std::vector<Coro<int>> cs;
+    cs.push_back(child(log));
+    auto ac = as_completed(std::move(cs));
+    auto f = *ac.begin();
+    co_await sleep(0);
+    co_await sleep(0);
+    co_await sleep(0);
+    log->push_back("get");
+    log->push_back("r" + std::to_string(co_await f));
+    co_await t;
+  }(&log));
+  CHECK(log == Log{"0", "1", "child", "2", "3", "get", "r1", "4", "5", "6", "7"});
+}
+
+TEST_CASE("as_completed dropped while its done callbacks are queued") {
+  // The callbacks outlive the AsCompleted; they must find it gone (ASan).
+  Log log;
+  run([](Log* log) -> Coro<void> {
+    auto c = create_task(child(log));
+    co_await sleep(0);
+    std::vector<Coro<int>> cs;
+    cs.push_back(child(log));
+    {
+      std::vector<Task<int>> done{c};
+      auto a = as_completed(done);  // queues c's callback at once
+      auto b = as_completed(std::move(cs));
+      co_await sleep(0);  // b's child ends: its callback is queued
+    }
+    co_await sleep(0);
+    co_await sleep(0);
+    log->push_back("end");
+  }(&log));
+  CHECK(log == Log{"child", "child", "end"});
+}

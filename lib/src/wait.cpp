@@ -114,15 +114,50 @@ bool TaskSetWait::on_cancel(Suspension* s) noexcept {
   return self->wake_.absorb_cancel();  // a queued wake-up must still find us
 }
 
+// ---- done callbacks ----
+
+DoneCallbacks::~DoneCallbacks() {
+  if (handle_) *handle_ = nullptr;
+  for (TaskCore* t : queue_) t->decref();
+}
+
+void DoneCallbacks::post(TaskCore& t) noexcept {
+  t.incref();
+  queue_.push_back(&t);
+  try {
+    if (!handle_) handle_ = std::make_shared<DoneCallbacks*>(this);
+    call_soon([h = handle_] {
+      if (DoneCallbacks* self = *h) self->run_one();
+    });
+  } catch (...) {  // out of memory, or no loop: late is better than never
+    run_one();
+  }
+}
+
+// The posts run in order, one per queued callback; after a flush() the
+// callbacks still queued find nothing to do.
+void DoneCallbacks::run_one() noexcept {
+  if (queue_.empty()) return;
+  TaskCore* t = queue_.front();
+  queue_.pop_front();
+  fn_(this, *t);
+  t->decref();
+}
+
+void DoneCallbacks::flush() noexcept {
+  while (!queue_.empty()) run_one();
+}
+
 // ---- as_completed ----
 
-AsCompletedState::AsCompletedState(std::vector<TaskCore*> tasks, std::uint64_t deadline) : tasks_(std::move(tasks)) {
+AsCompletedState::AsCompletedState(std::vector<TaskCore*> tasks, std::uint64_t deadline)
+    : DoneCallbacks(&AsCompletedState::on_completion), tasks_(std::move(tasks)) {
   on_done = &AsCompletedState::on_child_done;
   fire = &AsCompletedState::on_fire;
   for (TaskCore* t : tasks_) {
     t->incref();
     if (t->done()) {
-      finished_.push_back(t);
+      post(*t);  // Python's add_done_callback on a done task: the next pass
     } else {
       ++pending_;
       t->add_shared_listener(this);
@@ -156,19 +191,28 @@ void AsCompletedState::unregister() noexcept {
   }
 }
 
+// The last task's end disarms the timer at once: in asyncio its done
+// callback would run before a timeout that came due meanwhile, and cancel it.
 void AsCompletedState::on_child_done(Listener* l, TaskCore& child) noexcept {
   auto* self = static_cast<AsCompletedState*>(l);
   --self->pending_;
-  self->finished_.push_back(&child);
   if (self->pending_ == 0 && self->queued()) EventLoop::current()->remove_timer(self);
+  self->post(child);
+}
+
+void AsCompletedState::on_completion(DoneCallbacks* d, TaskCore& child) noexcept {
+  auto* self = static_cast<AsCompletedState*>(d);
+  self->finished_.push_back(&child);
   self->deliver();
 }
 
 // Python queues one "timeout" per unfinished task: the tasks that finished
-// before still come out first, every later await raises TimeoutError.
+// before still come out first (their done callbacks, queued before the
+// timeout's, run first), every later await raises TimeoutError.
 void AsCompletedState::on_fire(TimerEntry* e) noexcept {
   auto* self = static_cast<AsCompletedState*>(e);
   self->unregister();
+  self->flush();
   self->timed_out_ = true;
   self->deliver();
 }

@@ -167,11 +167,36 @@ Coro<T> shield_task(Task<T> t) {
   co_return t.result();
 }
 
+// A task's done callbacks run through the loop in asyncio: the pass after
+// the task ends (or, added to a task already done, the next pass). Where
+// bookkeeping happens in such a callback (as_completed's _on_completion,
+// TaskGroup's _on_task_done), posting it here makes it happen on the same
+// pass, so that its waiters wake when asyncio's do. Posts run in order, each
+// once; a queued post holds a reference on its task and does nothing once
+// its owner is gone (the owner may go while they are queued).
+class DoneCallbacks {
+public:
+  using Fn = void (*)(DoneCallbacks*, TaskCore&) noexcept;
+  explicit DoneCallbacks(Fn fn) noexcept : fn_(fn) {}
+  DoneCallbacks(DoneCallbacks&&) = delete;
+  ~DoneCallbacks();
+  void post(TaskCore& t) noexcept;  // fn(t) on the next pass
+  void flush() noexcept;            // every queued fn(t) now
+
+private:
+  void run_one() noexcept;
+  Fn fn_;
+  std::deque<TaskCore*> queue_;             // one reference each
+  std::shared_ptr<DoneCallbacks*> handle_;  // what the queued callbacks see; null once we are gone
+};
+
 class AsCompletedNext;
 
 // What as_completed() shares between its awaits: the tasks in completion
-// order, the waiters in arrival order (Python's Queue of done futures).
-class AsCompletedState : Listener, TimerCall {
+// order, the waiters in arrival order (Python's Queue of done futures). A
+// task joins the queue through a done callback (a pass after it ends), and
+// a waiter wakes on the pass after that, as in asyncio.
+class AsCompletedState : Listener, TimerCall, DoneCallbacks {
 public:
   AsCompletedState(std::vector<TaskCore*> tasks, std::uint64_t deadline);
   AsCompletedState(AsCompletedState&&) = delete;
@@ -181,6 +206,7 @@ public:
 private:
   friend class AsCompletedNext;
   static void on_child_done(Listener* l, TaskCore& child) noexcept;
+  static void on_completion(DoneCallbacks* d, TaskCore& child) noexcept;  // Python's _on_completion
   static void on_fire(TimerEntry* e) noexcept;
   void unregister() noexcept;
   void deliver() noexcept;  // hands finished tasks (or the timeout) to waiters
