@@ -43,7 +43,7 @@ private:
   TaskGroup& g_;
 };
 
-TaskGroup::TaskGroup() noexcept { on_done = &TaskGroup::on_child_done; }
+TaskGroup::TaskGroup() noexcept : DoneCallbacks(&TaskGroup::on_task_done) { on_done = &TaskGroup::on_child_done; }
 
 TaskGroup::~TaskGroup() { release_children(); }
 
@@ -108,8 +108,14 @@ void TaskGroup::abort() noexcept {
 
 void TaskGroup::on_child_done(Listener* l, detail::TaskCore& child) noexcept {
   auto* g = static_cast<TaskGroup*>(l);
-  --g->pending_;
   ++g->finished_;
+  g->post(child);  // asyncio's task.add_done_callback(self._on_task_done)
+}
+
+// Python's _on_task_done, on the pass after the child's end.
+void TaskGroup::on_task_done(DoneCallbacks* d, detail::TaskCore& child) noexcept {
+  auto* g = static_cast<TaskGroup*>(d);
+  --g->pending_;
   if (g->pending_ == 0 && g->waiter_) g->waiter_->task->wake();
   if (child.state == detail::TaskCore::State::cancelled || !child.has_error) return;
   child.retrieved = true;

@@ -26,6 +26,9 @@
 // errors=1 cancelling> is shutting down". Like asyncio 3.13 (not 3.11, which
 // leaked a cancel request when a child failed while the group was exiting),
 // the group takes back its own cancel request after the children are done.
+// As in asyncio, a child's end reaches the group through a done callback, a
+// loop pass later (a failure cancels the others then, the last child wakes
+// the parent then, for its next pass): programs interleave as in Python.
 #pragma once
 
 #include <cstddef>
@@ -57,7 +60,7 @@ private:
   std::vector<std::exception_ptr> exceptions_;
 };
 
-class TaskGroup : detail::Listener {
+class TaskGroup : detail::Listener, detail::DoneCallbacks {
 public:
   TaskGroup() noexcept;
   TaskGroup(const TaskGroup&) = delete;  // children point at it
@@ -95,10 +98,11 @@ private:
   void abort() noexcept;
   void release_children() noexcept;
   static void on_child_done(Listener* l, detail::TaskCore& child) noexcept;
+  static void on_task_done(DoneCallbacks* d, detail::TaskCore& child) noexcept;  // a pass later
 
   detail::TaskCore* parent_ = nullptr;
   std::vector<detail::TaskCore*> children_;  // one reference each; finished ones are pruned
-  std::size_t pending_ = 0;                  // unfinished children (Python's len(_tasks))
+  std::size_t pending_ = 0;                  // children whose done callback has not run (Python's len(_tasks))
   std::size_t finished_ = 0;                 // finished children still in children_
   std::vector<std::exception_ptr> errors_;
   detail::Suspension* waiter_ = nullptr;  // the parent, waiting in exit()
