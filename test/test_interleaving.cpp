@@ -117,6 +117,35 @@ Coro<void> gated_ticker(Log* log, bool* go, int n) {
   co_await ticker(log, n);
 }
 
+// Python's
+//   t = create_task(ticker(10))
+//   async def waiter():
+//       try: await <what>
+//       except CancelledError: log.append('C'); raise
+//   w = create_task(waiter()); await sleep(0); await sleep(0)
+//   w.cancel(); log.append('cancel'); (await w: CancelledError); await t
+// with what(log) as <what>.
+Coro<void> cancel_waiter_two_passes_in(Log* log, Coro<void> (*what)(Log*)) {
+  auto t = create_task(ticker(log, 10));
+  auto w = create_task([](Log* log, Coro<void> (*what)(Log*)) -> Coro<void> {
+    try {
+      co_await what(log);
+    } catch (const CancelledError&) {
+      log->push_back("C");
+      throw;
+    }
+  }(log, what));
+  co_await sleep(0);
+  co_await sleep(0);
+  w.cancel();
+  log->push_back("cancel");
+  try {
+    co_await w;
+  } catch (const CancelledError&) {
+  }
+  co_await t;
+}
+
 }  // namespace
 
 TEST_CASE("wait_for resumes its awaiter two passes after the task, as asyncio") {
@@ -238,26 +267,7 @@ TEST_CASE("cancelling wait_for's awaiter cancels and waits for the task, as asyn
   //   w.cancel(); log.append('cancel'); (await w: CancelledError); await t
   //   -> ['0', '1', 'slow', 'cancel', '2', '3', 'slow cancelled', '4', '5', 'C', '6', '7', '8', '9']
   Log log;
-  run([](Log* log) -> Coro<void> {
-    auto t = create_task(ticker(log, 10));
-    auto w = create_task([](Log* log) -> Coro<void> {
-      try {
-        co_await wait_for(slow(log), 10.0);
-      } catch (const CancelledError&) {
-        log->push_back("C");
-        throw;
-      }
-    }(log));
-    co_await sleep(0);
-    co_await sleep(0);
-    w.cancel();
-    log->push_back("cancel");
-    try {
-      co_await w;
-    } catch (const CancelledError&) {
-    }
-    co_await t;
-  }(&log));
+  run(cancel_waiter_two_passes_in(&log, [](Log* log) -> Coro<void> { co_await wait_for(slow(log), 10.0); }));
   CHECK(log == Log{"0", "1", "slow", "cancel", "2", "3", "slow cancelled", "4", "5", "C", "6", "7", "8", "9"});
 }
 
@@ -462,29 +472,12 @@ TEST_CASE("TaskGroup: cancelling the parent waits for the children on asyncio's 
   //   p.cancel(); log.append('cancel'); (await p: CancelledError); await t
   //   -> ['0', '1', 'slow', 'cancel', '2', '3', 'slow cancelled', '4', '5', 'C', '6', '7', '8', '9']
   Log log;
-  run([](Log* log) -> Coro<void> {
-    auto t = create_task(ticker(log, 10));
-    auto p = create_task([](Log* log) -> Coro<void> {
-      try {
-        co_await task_group([log](TaskGroup& tg) -> Coro<void> {
-          tg.create_task(slow(log));
-          co_return;
-        });
-      } catch (const CancelledError&) {
-        log->push_back("C");
-        throw;
-      }
-    }(log));
-    co_await sleep(0);
-    co_await sleep(0);
-    p.cancel();
-    log->push_back("cancel");
-    try {
-      co_await p;
-    } catch (const CancelledError&) {
-    }
-    co_await t;
-  }(&log));
+  run(cancel_waiter_two_passes_in(&log, [](Log* log) -> Coro<void> {
+    co_await task_group([log](TaskGroup& tg) -> Coro<void> {
+      tg.create_task(slow(log));
+      co_return;
+    });
+  }));
   CHECK(log == Log{"0", "1", "slow", "cancel", "2", "3", "slow cancelled", "4", "5", "C", "6", "7", "8", "9"});
 }
 
