@@ -377,6 +377,25 @@ TEST_CASE("as_completed dropped while its done callbacks are queued") {
   CHECK(log == Log{"child", "child", "end"});
 }
 
+TEST_CASE("a done callback still queued when the loop closes is dropped and lets go of its task") {
+  // The loop stops on the pass in which the child ends, with as_completed's
+  // callback for it queued; closing the loop must free the callback and its
+  // reference on the child (LeakSanitizer would see the frame otherwise).
+  Log log;
+  bool callback_ran = false;
+  {
+    EventLoop loop;
+    Task<int> c = create_task(child(&log));
+    std::vector<Task<int>> tasks{c};
+    auto a = as_completed(tasks);
+    loop.call_soon([&loop] { loop.stop(); });  // after c's step, in the same pass
+    loop.run_until_stopped();
+    loop.call_soon([&callback_ran] { callback_ran = true; });
+  }
+  CHECK(log == Log{"child"});
+  CHECK_FALSE(callback_ran);
+}
+
 // ---------------- TaskGroup ----------------
 
 TEST_CASE("TaskGroup's exit resumes two passes after the last child, as asyncio") {

@@ -379,6 +379,7 @@ void EventLoop::drop_ready_queue() noexcept {
     auto* c = static_cast<detail::Callback*>(n);
     if (c->run == &detail::HandleState::on_ready) static_cast<detail::HandleState*>(c)->drop();
     else if (c->run == &detail::CallbackNode::run_and_delete) delete static_cast<detail::CallbackNode*>(c);
+    else if (c->run == &detail::DoneCallbacks::run_post) detail::DoneCallbacks::drop_post(c);
   }
 }
 

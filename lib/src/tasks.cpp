@@ -337,6 +337,75 @@ void DoneCallbackListener::fire(Listener* l, TaskCore& t) noexcept {
   delete self;
 }
 
+// ---- done callbacks run through the loop ----
+
+struct DoneCallbacks::Post : Callback {
+  Post(DoneCallbacks* o, TaskCore* t) noexcept : Callback(&DoneCallbacks::run_post), owner(o), task(t) {}
+  static void* operator new(std::size_t size) { return allocate_frame(size); }
+  static void operator delete(void* p, std::size_t size) noexcept { deallocate_frame(p, size); }
+  DoneCallbacks* owner;  // null once the owner is gone or has flushed it
+  TaskCore* task;        // holds a reference; null once fn ran (flush)
+  Post* prev = nullptr;  // the owner's queued posts
+  Post* next_post = nullptr;
+};
+
+DoneCallbacks::~DoneCallbacks() {
+  for (Post* p = first_; p; p = p->next_post) p->owner = nullptr;  // they still hold their tasks
+}
+
+void DoneCallbacks::post(TaskCore& t) noexcept {
+  EventLoop* loop = EventLoop::current();
+  Post* p = nullptr;
+  if (loop) {
+    try {
+      p = new Post(this, &t);
+    } catch (...) {
+    }
+  }
+  if (!p) return fn_(this, t);  // no loop or out of memory: early is better than never
+  t.incref();
+  p->prev = last_;
+  (last_ ? last_->next_post : first_) = p;
+  last_ = p;
+  loop->schedule(static_cast<Callback*>(p));
+}
+
+void DoneCallbacks::unlink(Post* p) noexcept {
+  (p->prev ? p->prev->next_post : first_) = p->next_post;
+  (p->next_post ? p->next_post->prev : last_) = p->prev;
+  p->owner = nullptr;
+}
+
+void DoneCallbacks::run_post(Callback* c) noexcept {
+  auto* p = static_cast<Post*>(c);
+  TaskCore* t = p->task;
+  if (DoneCallbacks* owner = p->owner) {
+    owner->unlink(p);
+    owner->fn_(owner, *t);
+  }
+  delete p;
+  if (t) t->decref();
+}
+
+// The posts stay queued in the loop; when their turn comes they find
+// nothing to do.
+void DoneCallbacks::flush() noexcept {
+  while (Post* p = first_) {
+    unlink(p);
+    TaskCore* t = std::exchange(p->task, nullptr);
+    fn_(this, *t);
+    t->decref();
+  }
+}
+
+void DoneCallbacks::drop_post(Callback* c) noexcept {
+  auto* p = static_cast<Post*>(c);
+  if (p->owner) p->owner->unlink(p);
+  TaskCore* t = p->task;
+  delete p;
+  if (t) t->decref();
+}
+
 // ---- sleep ----
 
 void SleepBase::cancel_timer() noexcept {

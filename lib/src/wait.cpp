@@ -114,40 +114,6 @@ bool TaskSetWait::on_cancel(Suspension* s) noexcept {
   return self->wake_.absorb_cancel();  // a queued wake-up must still find us
 }
 
-// ---- done callbacks ----
-
-DoneCallbacks::~DoneCallbacks() {
-  if (handle_) *handle_ = nullptr;
-  for (TaskCore* t : queue_) t->decref();
-}
-
-void DoneCallbacks::post(TaskCore& t) noexcept {
-  t.incref();
-  queue_.push_back(&t);
-  try {
-    if (!handle_) handle_ = std::make_shared<DoneCallbacks*>(this);
-    call_soon([h = handle_] {
-      if (DoneCallbacks* self = *h) self->run_one();
-    });
-  } catch (...) {  // out of memory, or no loop: late is better than never
-    run_one();
-  }
-}
-
-// The posts run in order, one per queued callback; after a flush() the
-// callbacks still queued find nothing to do.
-void DoneCallbacks::run_one() noexcept {
-  if (queue_.empty()) return;
-  TaskCore* t = queue_.front();
-  queue_.pop_front();
-  fn_(this, *t);
-  t->decref();
-}
-
-void DoneCallbacks::flush() noexcept {
-  while (!queue_.empty()) run_one();
-}
-
 // ---- as_completed ----
 
 AsCompletedState::AsCompletedState(std::vector<TaskCore*> tasks, std::uint64_t deadline)

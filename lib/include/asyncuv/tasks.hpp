@@ -95,6 +95,35 @@ struct CallbackNode : Callback {
 // Schedules `fn` on the running loop (asyncio's loop.call_soon).
 void call_soon(std::function<void()> fn);
 
+// A task's done callbacks run through the loop in asyncio: the pass after
+// the task ends (or, added to a task already done, the next pass). Where
+// bookkeeping happens in such a callback (as_completed's _on_completion,
+// TaskGroup's _on_task_done), posting it here makes it happen on the same
+// pass, so that its waiters wake when asyncio's do. Posts run in order, each
+// once; a queued post holds a reference on its task and does nothing once
+// its owner is gone (the owner may go while they are queued). A post is one
+// small node from the frame pool, not a std::function: a group of a million
+// children posts a million times.
+class DoneCallbacks {
+public:
+  using Fn = void (*)(DoneCallbacks*, TaskCore&) noexcept;
+  explicit DoneCallbacks(Fn fn) noexcept : fn_(fn) {}
+  DoneCallbacks(DoneCallbacks&&) = delete;
+  ~DoneCallbacks();
+  void post(TaskCore& t) noexcept;  // fn(t) on the next pass
+  void flush() noexcept;            // every queued fn(t) now, in order
+
+  static void run_post(Callback* c) noexcept;   // Callback::run
+  static void drop_post(Callback* c) noexcept;  // the loop closes with it queued
+
+private:
+  struct Post;
+  void unlink(Post* p) noexcept;
+  Fn fn_;
+  Post* first_ = nullptr;  // queued posts, oldest first
+  Post* last_ = nullptr;
+};
+
 struct DoneCallbackListener : Listener {
   std::function<void(TaskCore&)> fn;
   explicit DoneCallbackListener(std::function<void(TaskCore&)> f);

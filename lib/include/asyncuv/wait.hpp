@@ -167,29 +167,6 @@ Coro<T> shield_task(Task<T> t) {
   co_return t.result();
 }
 
-// A task's done callbacks run through the loop in asyncio: the pass after
-// the task ends (or, added to a task already done, the next pass). Where
-// bookkeeping happens in such a callback (as_completed's _on_completion,
-// TaskGroup's _on_task_done), posting it here makes it happen on the same
-// pass, so that its waiters wake when asyncio's do. Posts run in order, each
-// once; a queued post holds a reference on its task and does nothing once
-// its owner is gone (the owner may go while they are queued).
-class DoneCallbacks {
-public:
-  using Fn = void (*)(DoneCallbacks*, TaskCore&) noexcept;
-  explicit DoneCallbacks(Fn fn) noexcept : fn_(fn) {}
-  DoneCallbacks(DoneCallbacks&&) = delete;
-  ~DoneCallbacks();
-  void post(TaskCore& t) noexcept;  // fn(t) on the next pass
-  void flush() noexcept;            // every queued fn(t) now
-
-private:
-  void run_one() noexcept;
-  Fn fn_;
-  std::deque<TaskCore*> queue_;             // one reference each
-  std::shared_ptr<DoneCallbacks*> handle_;  // what the queued callbacks see; null once we are gone
-};
-
 class AsCompletedNext;
 
 // What as_completed() shares between its awaits: the tasks in completion
