@@ -146,6 +146,29 @@ Coro<void> cancel_waiter_two_passes_in(Log* log, Coro<void> (*what)(Log*)) {
   co_await t;
 }
 
+// The program of the two "a failing child" cases below; with body_waits the
+// group's body then awaits sleep(10), logging its cancellation.
+Coro<void> group_with_failing_child(Log* log, bool body_waits) {
+  auto t = create_task(ticker(log, 10));
+  co_await sleep(0);
+  try {
+    co_await task_group([log, body_waits](TaskGroup& tg) -> Coro<void> {
+      tg.create_task(slow(log));
+      tg.create_task(bad(log));
+      if (!body_waits) co_return;
+      try {
+        co_await sleep(10);
+      } catch (const CancelledError&) {
+        log->push_back("body cancelled");
+        throw;
+      }
+    });
+  } catch (const ExceptionGroup&) {
+    log->push_back("EG");
+  }
+  co_await t;
+}
+
 }  // namespace
 
 TEST_CASE("wait_for resumes its awaiter two passes after the task, as asyncio") {
@@ -435,20 +458,7 @@ TEST_CASE("TaskGroup: a failing child cancels the others on asyncio's passes") {
   //   await t
   //   -> ['0', '1', 'slow', 'bad', '2', '3', 'slow cancelled', '4', '5', 'EG', '6', '7', '8', '9']
   Log log;
-  run([](Log* log) -> Coro<void> {
-    auto t = create_task(ticker(log, 10));
-    co_await sleep(0);
-    try {
-      co_await task_group([log](TaskGroup& tg) -> Coro<void> {
-        tg.create_task(slow(log));
-        tg.create_task(bad(log));
-        co_return;
-      });
-    } catch (const ExceptionGroup&) {
-      log->push_back("EG");
-    }
-    co_await t;
-  }(&log));
+  run(group_with_failing_child(&log, false));
   CHECK(log == Log{"0", "1", "slow", "bad", "2", "3", "slow cancelled", "4", "5", "EG", "6", "7", "8", "9"});
 }
 
@@ -458,25 +468,7 @@ TEST_CASE("TaskGroup: a failing child cancels the body on asyncio's passes") {
   //       except CancelledError: log.append('body cancelled'); raise
   //   -> ['0', '1', 'slow', 'bad', '2', '3', 'slow cancelled', 'body cancelled', '4', '5', 'EG', '6', '7', '8', '9']
   Log log;
-  run([](Log* log) -> Coro<void> {
-    auto t = create_task(ticker(log, 10));
-    co_await sleep(0);
-    try {
-      co_await task_group([log](TaskGroup& tg) -> Coro<void> {
-        tg.create_task(slow(log));
-        tg.create_task(bad(log));
-        try {
-          co_await sleep(10);
-        } catch (const CancelledError&) {
-          log->push_back("body cancelled");
-          throw;
-        }
-      });
-    } catch (const ExceptionGroup&) {
-      log->push_back("EG");
-    }
-    co_await t;
-  }(&log));
+  run(group_with_failing_child(&log, true));
   CHECK(log == Log{"0", "1", "slow", "bad", "2", "3", "slow cancelled", "body cancelled", "4", "5", "EG", "6", "7", "8",
                    "9"});
 }
