@@ -190,11 +190,14 @@ void EventLoop::run_pass() noexcept {
     auto* n = reinterpret_cast<detail::ReadyNode*>(link & ~task_tag);
     const bool is_task = link & task_tag;
     link = n->next;  // (push_ready resets it)
-    if (is_task) [[likely]]
+    if (is_task) [[likely]] {
       detail::TaskCore::step(static_cast<detail::TaskCore*>(n), this);
-    else
+    } else {
+      current_task = nullptr;
       static_cast<detail::Callback*>(n)->run(static_cast<detail::Callback*>(n));
+    }
   }
+  current_task = nullptr;
 }
 
 // Up to passes_per_poll passes per libuv iteration: a pass that leaves work

@@ -160,7 +160,9 @@ void EventLoop::schedule(detail::TaskCore* t) noexcept { push_ready(t, task_tag)
 namespace detail {
 
 // The driver loop (trampoline): resume, then keep resuming whatever the
-// coroutine that just suspended left in next_resume.
+// coroutine that just suspended left in next_resume. current_task is left
+// set after a step that suspends: the next step overwrites it, and the loop
+// clears it before a callback and after each pass (one store less per step).
 inline void TaskCore::step(TaskCore* t, EventLoop* loop) noexcept {
   t->scheduled = false;
   std::coroutine_handle<> h;
@@ -168,6 +170,7 @@ inline void TaskCore::step(TaskCore* t, EventLoop* loop) noexcept {
     t->started = true;
     if (t->must_cancel) {  // cancelled before it ran: the body never runs
       t->state = State::cancelled;
+      loop->current_task = nullptr;
       t->finish();
       return;
     }
@@ -182,8 +185,10 @@ inline void TaskCore::step(TaskCore* t, EventLoop* loop) noexcept {
     h.resume();
     h = loop->next_resume;
   } while (h);
-  loop->current_task = nullptr;
-  if (std::coroutine_handle<>::from_address(t->frame()).done()) t->finish();
+  if (std::coroutine_handle<>::from_address(t->frame()).done()) {
+    loop->current_task = nullptr;
+    t->finish();
+  }
 }
 
 // Destroys the frames of awaited coroutines. A task destroyed while suspended
