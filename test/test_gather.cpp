@@ -130,6 +130,18 @@ TEST_CASE("the same task twice in one gather") {
   CHECK(r == 8);
 }
 
+TEST_CASE("a moved-in vector of tasks, one of them twice: gather lets go of each as it collects, the caller's handles stay good") {
+  auto r = run([]() -> Coro<int> {
+    auto t = create_task(value_after(4, 1ms));
+    auto u = create_task(value_after(5, 0ms));
+    std::vector<Task<int>> tasks{t, t, u};
+    std::vector<int> v = co_await gather(std::move(tasks));
+    CHECK(v == std::vector<int>{4, 4, 5});
+    co_return t.result() + u.result() + co_await t;
+  }());
+  CHECK(r == 13);
+}
+
 TEST_CASE("gather is a lazy Coro; create_task(gather(...)) starts the children now") {
   Log log;
   run([](Log* log) -> Coro<void> {
