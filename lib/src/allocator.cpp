@@ -32,10 +32,14 @@ constexpr std::size_t chunk_size = 64 * 1024;
 
 struct FreeBlock {
   FreeBlock* next;
+  FreeBlock* next_chain;  // shared pool only, in a chain's first block
 };
+static_assert(sizeof(FreeBlock) <= granule);
 
 // Blocks of every class, shared: what exiting threads leave behind, and the
-// list of chunks (kept reachable, so leak checkers see no leak).
+// list of chunks (kept reachable, so leak checkers see no leak). A thread
+// hands over each free list whole, as one chain: exiting costs a step per
+// size class, not per block (a million freed frames would be a million).
 struct SharedPool {
   std::mutex mutex;
   std::array<FreeBlock*, classes> free{};
@@ -67,8 +71,28 @@ void push(std::array<FreeBlock*, classes>& lists, std::size_t c, void* p) noexce
   lists[c] = b;
 }
 
-// Blocks parked in the shared pool; lets refill() skip the lock when none.
-std::atomic<std::size_t> shared_blocks{0};
+// Chains parked in the shared pool; lets refill() skip the lock when none.
+std::atomic<std::size_t> shared_chains{0};
+
+// Pushing and taking from the shared pool, both under s.mutex.
+void push_chain(SharedPool& s, std::size_t c, FreeBlock* head) noexcept {
+  head->next_chain = s.free[c];
+  s.free[c] = head;
+  shared_chains.fetch_add(1, std::memory_order_relaxed);
+}
+
+FreeBlock* pop_shared(SharedPool& s, std::size_t c) noexcept {
+  FreeBlock* b = s.free[c];
+  if (!b) return nullptr;
+  if (FreeBlock* rest = b->next) {
+    rest->next_chain = b->next_chain;
+    s.free[c] = rest;
+  } else {
+    s.free[c] = b->next_chain;
+    shared_chains.fetch_sub(1, std::memory_order_relaxed);
+  }
+  return b;
+}
 
 struct Flusher {
   bool armed = false;
@@ -76,11 +100,7 @@ struct Flusher {
     SharedPool& s = shared();
     std::lock_guard lock(s.mutex);
     for (std::size_t c = 0; c < classes; ++c) {
-      while (FreeBlock* b = local.free[c]) {
-        local.free[c] = b->next;
-        push(s.free, c, b);
-        shared_blocks.fetch_add(1, std::memory_order_relaxed);
-      }
+      if (FreeBlock* head = std::exchange(local.free[c], nullptr)) push_chain(s, c, head);
     }
     local.exited = true;
   }
@@ -99,13 +119,9 @@ char* new_chunk(SharedPool& s) {
 void* refill(std::size_t c) {
   const std::size_t block = (c + 1) * granule;
   SharedPool& s = shared();
-  if (shared_blocks.load(std::memory_order_relaxed) != 0 || local.exited) {
+  if (shared_chains.load(std::memory_order_relaxed) != 0 || local.exited) {
     std::lock_guard lock(s.mutex);
-    if (FreeBlock* b = s.free[c]) {  // what exited threads left behind
-      s.free[c] = b->next;
-      shared_blocks.fetch_sub(1, std::memory_order_relaxed);
-      return b;
-    }
+    if (FreeBlock* b = pop_shared(s, c)) return b;  // what exited threads left behind
     if (local.exited) return ::operator new(block);  // rare: a frame made during thread teardown
   }
   flusher.armed = true;  // odr-use, so that this thread's flusher exists
@@ -130,7 +146,7 @@ void* allocate_frame(std::size_t size) {
     return b;
   }
   const std::size_t block = (c + 1) * granule;
-  if (block <= local.left && shared_blocks.load(std::memory_order_relaxed) == 0) {  // carve
+  if (block <= local.left && shared_chains.load(std::memory_order_relaxed) == 0) {  // carve
     void* p = local.cursor;
     local.cursor += block;
     local.left -= block;
@@ -145,8 +161,9 @@ void deallocate_frame(void* p, std::size_t size) noexcept {
   if (!local.exited) return push(local.free, c, p);
   SharedPool& s = shared();
   std::lock_guard lock(s.mutex);
-  push(s.free, c, p);
-  shared_blocks.fetch_add(1, std::memory_order_relaxed);
+  auto* b = static_cast<FreeBlock*>(p);
+  b->next = nullptr;
+  push_chain(s, c, b);
 }
 
 }  // namespace asyncuv::detail
