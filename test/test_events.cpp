@@ -27,16 +27,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Polls (on the loop) until pred() holds or `limit` seconds passed.
-template <class P>
-Coro<bool> wait_until(P pred, double limit = 10.0) {
-  const double end = get_running_loop().time() + limit;
-  while (!pred()) {
-    if (get_running_loop().time() > end) co_return false;
-    co_await sleep(0.001);
-  }
-  co_return true;
-}
+using support::wait_until;
 
 // Counts the copies of a callable that are still alive.
 struct Tracked {

@@ -73,4 +73,16 @@ Coro<void> nap(D d) {
   co_await sleep(d);
 }
 
+// Polls (on the loop) until pred() holds or `limit` seconds passed: for what
+// another thread does, whose timing the loop does not know.
+template <class P>
+Coro<bool> wait_until(P pred, double limit = 10.0) {
+  const double end = get_running_loop().time() + limit;
+  while (!pred()) {
+    if (get_running_loop().time() > end) co_return false;
+    co_await sleep(0.001);
+  }
+  co_return true;
+}
+
 }  // namespace support

@@ -5,6 +5,8 @@
 // RunCoroutineThreadsafeTests).
 #include <doctest/doctest.h>
 
+#include "test_support.hpp"
+
 #include <asyncuv/asyncuv.hpp>
 
 #include <atomic>
@@ -45,15 +47,7 @@ private:
   bool open_ = false;
 };
 
-template <class P>
-Coro<bool> wait_until(P pred, double limit = 10.0) {
-  const double end = get_running_loop().time() + limit;
-  while (!pred()) {
-    if (get_running_loop().time() > end) co_return false;
-    co_await sleep(0.001);
-  }
-  co_return true;
-}
+using support::wait_until;
 
 int pool_size() {
   const char* v = std::getenv("UV_THREADPOOL_SIZE");
