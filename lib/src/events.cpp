@@ -19,8 +19,8 @@ constinit thread_local EventLoop* EventLoop::current_ = nullptr;
 
 namespace {
 
-void check_uv(int rc, const char* what) {
-  if (rc != 0) throw RuntimeError(std::string(what) + ": " + uv_strerror(rc));
+void check_uv(int rc) {
+  if (rc != 0) throw_uv_error(rc);
 }
 
 std::string describe(const std::exception_ptr& e) {
@@ -137,10 +137,14 @@ void TimerHeap::sift_down(std::size_t i) noexcept {
 
 EventLoop::EventLoop() : drain_stop_(&EventLoop::on_drain_stop) {
   if (current_) throw RuntimeError("asyncuv.run() cannot be called from a running event loop");
-  check_uv(uv_loop_init(&uv_), "uv_loop_init");
-  uv_idle_init(&uv_, idle_.get());
-  uv_timer_init(&uv_, timer_.get());
-  uv_async_init(&uv_, async_.get(), &EventLoop::on_async);
+  check_uv(uv_loop_init(&uv_));
+  int rc = uv_idle_init(&uv_, idle_.get());
+  if (rc == 0) rc = uv_timer_init(&uv_, timer_.get());
+  if (rc == 0) rc = uv_async_init(&uv_, async_.get(), &EventLoop::on_async);  // an eventfd: may fail (EMFILE)
+  if (rc != 0) {
+    close_uv_loop();
+    throw_uv_error(rc);
+  }
   uv_unref(async_.base());
   idle_.get()->data = this;
   timer_.get()->data = this;
@@ -352,9 +356,13 @@ void EventLoop::close() noexcept {
     if (e->wakes_task()) return;
     if (static_cast<detail::TimerCall*>(e)->fire == &detail::HandleState::on_timer) static_cast<detail::HandleState*>(e)->drop();
   });
-  // Close every handle still open, ours and any a user left behind, so that
-  // uv_loop_close succeeds and nothing leaks. Running the loop also waits for
-  // outstanding thread-pool work (to_thread), whose completion frees it.
+  close_uv_loop();
+}
+
+// Closes every handle still open, ours and any a user left behind, so that
+// uv_loop_close succeeds and nothing leaks. Running the loop also waits for
+// outstanding thread-pool work (to_thread), whose completion frees it.
+void EventLoop::close_uv_loop() noexcept {
   idle_.close();
   timer_.close();
   async_.close();

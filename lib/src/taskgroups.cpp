@@ -5,13 +5,6 @@
 
 namespace asyncuv {
 
-ExceptionGroup::ExceptionGroup(std::string message, std::vector<std::exception_ptr> exceptions)
-    : message_(std::move(message)), exceptions_(std::move(exceptions)) {
-  if (exceptions_.empty()) throw std::invalid_argument("second argument (exceptions) must be a non-empty sequence");
-  const std::size_t n = exceptions_.size();
-  what_ = message_ + " (" + std::to_string(n) + (n == 1 ? " sub-exception)" : " sub-exceptions)");
-}
-
 // The parent waiting in exit() for the last child.
 class TaskGroup::ExitWait : detail::Suspension {
 public:

@@ -40,7 +40,7 @@ void WorkAwaitBase::suspend(std::coroutine_handle<> h) {
                                &WorkBase::on_after_work);
   if (rc != 0) {
     work_->waiter = nullptr;
-    throw RuntimeError(std::string("uv_queue_work: ") + uv_strerror(rc));
+    throw_uv_error(rc);
   }
   queued_ = true;
   self.park(this);

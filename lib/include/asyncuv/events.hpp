@@ -157,8 +157,8 @@ public:
   UvHandle& operator=(const UvHandle&) = delete;
   H* get() noexcept { return &h_; }
   uv_handle_t* base() noexcept { return reinterpret_cast<uv_handle_t*>(&h_); }
-  void close() noexcept {
-    if (!uv_is_closing(base())) uv_close(base(), nullptr);
+  void close() noexcept {  // a no-op for a handle never initialised (zeroed: UV_UNKNOWN_HANDLE)
+    if (h_.type != UV_UNKNOWN_HANDLE && !uv_is_closing(base())) uv_close(base(), nullptr);
   }
 
 private:
@@ -429,6 +429,7 @@ private:
   void fire_timers() noexcept;
   void arm_timer() noexcept;
   void close() noexcept;
+  void close_uv_loop() noexcept;
 
   // initial-exec: read on every await; the general-dynamic model that -fPIC
   // would pick costs a call per read.

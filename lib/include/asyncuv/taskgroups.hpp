@@ -44,22 +44,6 @@
 
 namespace asyncuv {
 
-// Python's ExceptionGroup: several errors raised together.
-class ExceptionGroup : public std::exception {
-public:
-  // Throws std::invalid_argument if `exceptions` is empty, as Python does.
-  ExceptionGroup(std::string message, std::vector<std::exception_ptr> exceptions);
-  // "message (N sub-exceptions)", as str(eg) in Python.
-  const char* what() const noexcept override { return what_.c_str(); }
-  const std::string& message() const noexcept { return message_; }
-  const std::vector<std::exception_ptr>& exceptions() const noexcept { return exceptions_; }
-
-private:
-  std::string message_;
-  std::string what_;
-  std::vector<std::exception_ptr> exceptions_;
-};
-
 class TaskGroup : detail::Listener, detail::DoneCallbacks {
 public:
   TaskGroup() noexcept;
