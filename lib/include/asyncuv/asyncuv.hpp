@@ -4,6 +4,7 @@
 #include "coroutines.hpp"
 #include "events.hpp"
 #include "exceptions.hpp"
+#include "futures.hpp"
 #include "gather.hpp"
 #include "locks.hpp"
 #include "outcome.hpp"

@@ -32,6 +32,8 @@
 namespace asyncuv {
 
 class EventLoop;
+template <class T = void>
+class Future;
 
 // What the loop's exception handler receives (asyncio's "context" dict).
 struct ExceptionContext {
@@ -354,6 +356,10 @@ public:
     }
     return Handle(s);
   }
+
+  // loop.create_future(): a pending Future<T> on this loop (futures.hpp).
+  template <class T = void>
+  Future<T> create_future();
 
   // loop.is_closed(): true once the loop has started closing. Thread-safe.
   bool is_closed() const noexcept { return closed_.load(std::memory_order_acquire); }
