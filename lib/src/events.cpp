@@ -138,9 +138,11 @@ void TimerHeap::sift_down(std::size_t i) noexcept {
 EventLoop::EventLoop() : drain_stop_(&EventLoop::on_drain_stop) {
   if (current_) throw RuntimeError("asyncuv.run() cannot be called from a running event loop");
   check_uv(uv_loop_init(&uv_));
-  int rc = uv_idle_init(&uv_, idle_.get());
-  if (rc == 0) rc = uv_timer_init(&uv_, timer_.get());
-  if (rc == 0) rc = uv_async_init(&uv_, async_.get(), &EventLoop::on_async);  // an eventfd: may fail (EMFILE)
+  int rc = idle_.open(handles_, [&](uv_idle_t* h) { return uv_idle_init(&uv_, h); });
+  if (rc == 0) rc = timer_.open(handles_, [&](uv_timer_t* h) { return uv_timer_init(&uv_, h); });
+  if (rc == 0) {  // an eventfd: may fail (EMFILE)
+    rc = async_.open(handles_, [&](uv_async_t* h) { return uv_async_init(&uv_, h, &EventLoop::on_async); });
+  }
   if (rc != 0) {
     close_uv_loop();
     throw_uv_error(rc);
@@ -359,13 +361,12 @@ void EventLoop::close() noexcept {
   close_uv_loop();
 }
 
-// Closes every handle still open, ours and any a user left behind, so that
+// Closes every handle still open, the library's and any a user left behind
+// (those with no callback: their memory is the user's), so that
 // uv_loop_close succeeds and nothing leaks. Running the loop also waits for
 // outstanding thread-pool work (to_thread), whose completion frees it.
 void EventLoop::close_uv_loop() noexcept {
-  idle_.close();
-  timer_.close();
-  async_.close();
+  handles_.close_all();  // ours and the library's: each block is freed by its close callback
   uv_walk(
       &uv_,
       [](uv_handle_t* h, void*) {

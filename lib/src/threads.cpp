@@ -9,61 +9,8 @@ namespace asyncuv::detail {
 
 // ---- to_thread ----
 
-void WorkBase::on_work(uv_work_t* req) noexcept { static_cast<WorkBase*>(req->data)->execute(); }
-
-// On the loop's thread, once the work ran or was withdrawn.
-void WorkBase::on_after_work(uv_work_t* req, int status) noexcept {
-  auto* w = static_cast<WorkBase*>(req->data);
-  WorkAwaitBase* a = w->waiter;
-  if (!a) {  // nobody waits any more: the work is ours to free
-    delete w;
-    return;
-  }
-  if (status == UV_ECANCELED) w->error = std::make_exception_ptr(CancelledError());
-  a->finished_ = true;
-  a->task->wake();
-}
-
-WorkAwaitBase::~WorkAwaitBase() {
-  if (!work_) return;
-  if (queued_ && !finished_) detach();  // a frame destroyed while the work runs
-  else delete work_;
-}
-
-void WorkAwaitBase::suspend(std::coroutine_handle<> h) {
-  TaskCore& self = running_task();
-  resume = h;
-  cancel = &WorkAwaitBase::on_cancel;
-  work_->req.data = work_;
-  work_->waiter = this;
-  const int rc = uv_queue_work(EventLoop::current()->uv_loop(), &work_->req, &WorkBase::on_work,
-                               &WorkBase::on_after_work);
-  if (rc != 0) {
-    work_->waiter = nullptr;
-    throw_uv_error(rc);
-  }
-  queued_ = true;
-  self.park(this);
-}
-
-bool WorkAwaitBase::on_cancel(Suspension* s) noexcept {
-  auto* self = static_cast<WorkAwaitBase*>(s);
-  if (!self->finished_) self->detach();
-  return false;  // the await ends with CancelledError now, as asyncio's does
-}
-
-// Stop waiting: withdraw the work if no thread has picked it up yet; either
-// way the completion callback frees it.
-void WorkAwaitBase::detach() noexcept {
-  uv_cancel(reinterpret_cast<uv_req_t*>(&work_->req));
-  work_->waiter = nullptr;
-  work_ = nullptr;
-}
-
-WorkBase& WorkAwaitBase::resumed() {
-  task->throw_if_cancelled();
-  if (work_->error) std::rethrow_exception(work_->error);
-  return *work_;
+int queue_work(WorkBase& w) {
+  return uv_queue_work(EventLoop::current()->uv_loop(), &w.req, &WorkBase::on_work, &WorkBase::on_complete);
 }
 
 // ---- ConcurrentFuture ----

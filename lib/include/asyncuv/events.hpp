@@ -29,6 +29,8 @@
 #include <utility>
 #include <vector>
 
+#include "detail/handle.hpp"
+
 namespace asyncuv {
 
 class EventLoop;
@@ -145,26 +147,6 @@ private:
   std::uint32_t run_tail_ = 0;
   std::uint32_t run_count_ = 0;   // live entries between head and tail
   std::uint64_t run_last_deadline_ = 0;
-};
-
-// One libuv handle embedded in its owner (the loop): the owner initialises it
-// with the matching uv_*_init, and close() is the only place that closes it.
-// The memory must stay put until the loop has run the close to completion,
-// which EventLoop::close() does before uv_loop_close.
-template <class H>
-class UvHandle {
-public:
-  UvHandle() noexcept = default;
-  UvHandle(const UvHandle&) = delete;
-  UvHandle& operator=(const UvHandle&) = delete;
-  H* get() noexcept { return &h_; }
-  uv_handle_t* base() noexcept { return reinterpret_cast<uv_handle_t*>(&h_); }
-  void close() noexcept {  // a no-op for a handle never initialised (zeroed: UV_UNKNOWN_HANDLE)
-    if (h_.type != UV_UNKNOWN_HANDLE && !uv_is_closing(base())) uv_close(base(), nullptr);
-  }
-
-private:
-  H h_{};
 };
 
 // The state behind a Handle / TimerHandle (asyncio's Handle object): at once
@@ -372,6 +354,8 @@ public:
   inline void schedule(detail::TaskCore* t) noexcept;  // (coroutines.hpp)
   void schedule(detail::Callback* c) noexcept { push_ready(c, 0); }
   void add_timer(detail::TimerEntry* e);
+  // Where owned handles (detail/handle.hpp) are listed while open.
+  detail::HandleRegistry& handles() noexcept { return handles_; }
   void remove_timer(detail::TimerEntry* e) noexcept;
 
   // Every task is registered when created; the loop holds a reference until
@@ -442,11 +426,12 @@ private:
   [[gnu::tls_model("initial-exec")]] static constinit thread_local EventLoop* current_;
 
   uv_loop_t uv_;
-  detail::UvHandle<uv_idle_t> idle_;    // active exactly while the ready queue is non-empty
-  detail::UvHandle<uv_timer_t> timer_;  // armed for the earliest entry of timers_
+  detail::HandleRegistry handles_;        // every owned handle still open
+  detail::OwnedHandle<uv_idle_t> idle_;    // active exactly while the ready queue is non-empty
+  detail::OwnedHandle<uv_timer_t> timer_;  // armed for the earliest entry of timers_
   // Wakes the loop for call_soon_threadsafe. Referenced only while run()'s
   // main coroutine runs (keep_alive), so shutdown still ends when tasks do.
-  detail::UvHandle<uv_async_t> async_;
+  detail::OwnedHandle<uv_async_t> async_;
   std::uintptr_t head_ = 0;  // tagged links, see ReadyNode
   std::uintptr_t* tail_ = &head_;
   detail::TimerHeap timers_;

@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "detail/request.hpp"
 #include "tasks.hpp"
 
 namespace asyncuv {
@@ -34,21 +35,12 @@ namespace detail {
 
 // ---- to_thread ----
 
-class WorkAwaitBase;
-
-// One uv_work_t and what it computes. Heap-allocated: it must outlive an
-// awaiter that gave up on it (cancellation), until libuv's completion
-// callback, which frees it then.
-struct WorkBase {
-  uv_work_t req{};
-  WorkAwaitBase* waiter = nullptr;  // null once nobody waits
+// One uv_work_t and what it computes: a request (detail/request.hpp), so it
+// outlives an awaiter that gave up on it.
+struct WorkBase : Request<uv_work_t> {
   std::exception_ptr error;
-  WorkBase() noexcept = default;
-  WorkBase(const WorkBase&) = delete;
-  virtual ~WorkBase() = default;
   virtual void execute() noexcept = 0;  // on a pool thread
-  static void on_work(uv_work_t* req) noexcept;
-  static void on_after_work(uv_work_t* req, int status) noexcept;
+  static void on_work(uv_work_t* req) noexcept { static_cast<WorkBase&>(of(req)).execute(); }
 };
 
 template <class R>
@@ -72,36 +64,24 @@ struct Work final : WorkResult<R> {
   }
 };
 
+// Submits the work to libuv's pool.
+int queue_work(WorkBase& w);
+
 // Waits for one piece of work. Cancelling the waiting task does what asyncio
 // does: the await ends with CancelledError at once; work that has not started
 // is withdrawn (uv_cancel), work that has started runs to its end and is then
-// freed by the completion callback, which no longer refers to us.
-class WorkAwaitBase : protected Suspension {
-protected:
-  explicit WorkAwaitBase(WorkBase* w) noexcept : work_(w) {}
-  WorkAwaitBase(WorkAwaitBase&&) = delete;  // registered by address
-  ~WorkAwaitBase();
-  void suspend(std::coroutine_handle<> h);
-  WorkBase& resumed();  // delivers a cancel or the work's exception
-
-  WorkBase* work_;  // owned unless queued and not finished
-
-private:
-  friend struct WorkBase;
-  static bool on_cancel(Suspension* s) noexcept;
-  void detach() noexcept;
-  bool queued_ = false;
-  bool finished_ = false;
-};
-
+// freed by the completion callback.
 template <class R>
-class [[nodiscard]] WorkAwaiter : WorkAwaitBase {
+class [[nodiscard]] WorkAwaiter : RequestAwaitBase {
 public:
-  explicit WorkAwaiter(WorkBase* w) noexcept : WorkAwaitBase(w) {}
+  explicit WorkAwaiter(WorkResult<R>* w) noexcept : RequestAwaitBase(w) {}
   bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> h) { suspend(h); }
+  void await_suspend(std::coroutine_handle<> h) {
+    suspend(h, [this] { return queue_work(static_cast<WorkBase&>(*req_)); });
+  }
   R await_resume() {
     auto& w = static_cast<WorkResult<R>&>(resumed());
+    if (w.error) std::rethrow_exception(w.error);
     if constexpr (!std::is_void_v<R>) return std::move(*w.value);
   }
 };
