@@ -42,11 +42,12 @@ concept Sequence = std::ranges::random_access_range<Seq> && std::ranges::sized_r
 struct State {
   std::array<std::uint32_t, 624> mt{};
   std::uint32_t index = 624;  // 0..624; 624 means "twist before the next word"
-  std::optional<double> gauss_next;
+  std::optional<double> gauss_next{};
   bool operator==(const State&) const = default;
 };
 
-// choices()'s keyword arguments: choices(pop, {.weights = w, .k = 10}).
+// choices()'s keyword arguments: choices(pop, {.weights = w, .k = 10}). The
+// spans only need to outlive the call (a temporary vector in it is fine).
 struct ChoicesOptions {
   std::optional<std::span<const double>> weights{};
   std::optional<std::span<const double>> cum_weights{};
