@@ -248,7 +248,7 @@ TEST_CASE("task names: Task-N from a process-wide counter, set_name, create_task
     *main_seen = t;
     co_return name_number(t.get_name());
   }(&main_seen));
-  CHECK(first == nums[0] + 2);  // previous run: main, t; this run: main, t
+  CHECK(first == nums[0] + 4);  // after t: run()'s two shutdown numbers, this run's main, then t
 }
 
 TEST_CASE("a Task handle stays usable after run returned") {

@@ -1,5 +1,7 @@
-// random.cpp — CPython 3.11's Mersenne Twister and the parts of Lib/random.py
-// that asyncuv::random mirrors.  Every step (seeding, word order, rejection
+// random.cpp — CPython 3.11's Mersenne Twister, its seeding by words, state,
+// getrandbits and the integer functions of Lib/random.py.  Seeding from
+// floats/str/bytes is in random_seed.cpp, sample/choices in random_sample.cpp,
+// the real-valued distributions in random_variates.cpp.  Every step (seeding, word order, rejection
 // loop, error checks) follows CPython's so that sequences match bit for bit.
 #include "asyncuv/random.hpp"
 
@@ -44,12 +46,15 @@ std::string signed_str(bool negative, std::uint64_t magnitude) {
 
 }  // namespace
 
-void Random::seed_magnitude(std::uint64_t mag) {
-  // CPython splits abs(n) into 32-bit words, least significant first, using as
-  // many words as the number has bits (but at least one, so 0 -> [0]).
-  const std::uint32_t key[2] = {static_cast<std::uint32_t>(mag),
-                                static_cast<std::uint32_t>(mag >> 32)};
-  init_by_array(key, (mag >> 32) != 0 ? 2 : 1);
+void Random::seed_words(std::span<const std::uint32_t> magnitude) {
+  // CPython keys init_by_array with abs(n)'s 32-bit words, least significant
+  // first, as many as the number has bits (but at least one, so 0 -> [0]).
+  std::size_t used = magnitude.size();
+  while (used > 1 && magnitude[used - 1] == 0) --used;
+  const std::uint32_t zero = 0;
+  if (used == 0) init_by_array(&zero, 1);
+  else init_by_array(magnitude.data(), used);
+  gauss_next_.reset();  // random.py's seed() forgets gauss()'s pending value
 }
 
 void Random::seed() {
@@ -58,6 +63,22 @@ void Random::seed() {
   std::array<std::uint32_t, N> key{};
   for (auto& word : key) word = static_cast<std::uint32_t>(dev());
   init_by_array(key.data(), key.size());
+  gauss_next_.reset();
+}
+
+State Random::getstate() const {
+  State state;
+  state.mt = mt_;
+  state.index = static_cast<std::uint32_t>(mti_);
+  state.gauss_next = gauss_next_;
+  return state;
+}
+
+void Random::setstate(const State& state) {
+  if (state.index > N) throw std::invalid_argument("invalid state");
+  mt_ = state.mt;
+  mti_ = state.index;
+  gauss_next_ = state.gauss_next;
 }
 
 void Random::init_genrand(std::uint32_t s) {
@@ -126,7 +147,7 @@ double Random::random() {
 
 std::uint64_t Random::getrandbits(int k) {
   if (k < 0) throw std::invalid_argument("number of bits must be non-negative");
-  if (k > 64) throw std::invalid_argument("getrandbits() supports at most 64 bits");
+  if (k > 64) throw std::invalid_argument("getrandbits() supports at most 64 bits; use getrandbits_words");
   if (k == 0) return 0;  // 3.9+ consumes no state for k == 0
   // One word for k <= 32, its top k bits; otherwise words fill from the least
   // significant end and the last word keeps only its top (k - 32) bits.
@@ -134,6 +155,29 @@ std::uint64_t Random::getrandbits(int k) {
   const std::uint64_t low = next_u32();
   const std::uint64_t high = next_u32() >> (64 - k);
   return low | (high << 32);
+}
+
+std::vector<std::uint32_t> Random::getrandbits_words(int k) {
+  if (k < 0) throw std::invalid_argument("number of bits must be non-negative");
+  // As CPython: whole words from the least significant end; the most
+  // significant keeps the top bits of its draw when k is not a multiple of 32.
+  std::vector<std::uint32_t> words(static_cast<std::size_t>(k / 32 + (k % 32 != 0)));
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    const int left = k - static_cast<int>(32 * i);
+    const std::uint32_t r = next_u32();
+    words[i] = left < 32 ? r >> (32 - left) : r;
+  }
+  return words;
+}
+
+std::vector<std::byte> Random::randbytes(std::size_t n) {
+  if (n > static_cast<std::size_t>(std::numeric_limits<int>::max() / 8)) {
+    throw std::overflow_error("Python int too large to convert to C int");  // CPython's k is a C int
+  }
+  const auto words = getrandbits_words(static_cast<int>(8 * n));
+  std::vector<std::byte> bytes(n);
+  for (std::size_t i = 0; i < n; ++i) bytes[i] = static_cast<std::byte>(words[i / 4] >> (8 * (i % 4)));
+  return bytes;
 }
 
 std::uint64_t Random::randbelow(std::uint64_t n) {
@@ -155,9 +199,9 @@ std::uint64_t Random::randbelow_inclusive(std::uint64_t max) {
   }
 }
 
-std::ptrdiff_t Random::index_into(std::uint64_t size) {
+std::uint64_t Random::index_into(std::uint64_t size) {
   if (size == 0) throw std::out_of_range("Cannot choose from an empty sequence");
-  return static_cast<std::ptrdiff_t>(randbelow(size));
+  return randbelow(size);
 }
 
 std::int64_t Random::randrange(std::int64_t stop) {
@@ -188,14 +232,6 @@ std::int64_t Random::randint(std::int64_t a, std::int64_t b) {
   return as_signed(as_unsigned(a) + randbelow_inclusive(as_unsigned(b) - as_unsigned(a)));
 }
 
-double Random::uniform(double a, double b) {
-  // Python rounds the product and the sum separately.  A fused multiply-add
-  // (allowed by -ffp-contract) would round once and change the last bit, so
-  // the product goes through a volatile to force its rounding.
-  const volatile double scaled = (b - a) * random();
-  return a + scaled;
-}
-
 namespace detail {
 Random& thread_generator() {
   thread_local Random generator;  // OS-seeded on first use in each thread
@@ -204,8 +240,13 @@ Random& thread_generator() {
 }  // namespace detail
 
 void seed() { detail::thread_generator().seed(); }
+void seed_words(std::span<const std::uint32_t> magnitude) { detail::thread_generator().seed_words(magnitude); }
+State getstate() { return detail::thread_generator().getstate(); }
+void setstate(const State& state) { detail::thread_generator().setstate(state); }
 double random() { return detail::thread_generator().random(); }
 std::uint64_t getrandbits(int k) { return detail::thread_generator().getrandbits(k); }
+std::vector<std::uint32_t> getrandbits_words(int k) { return detail::thread_generator().getrandbits_words(k); }
+std::vector<std::byte> randbytes(std::size_t n) { return detail::thread_generator().randbytes(n); }
 std::int64_t randrange(std::int64_t stop) { return detail::thread_generator().randrange(stop); }
 std::int64_t randrange(std::int64_t start, std::int64_t stop, std::int64_t step) {
   return detail::thread_generator().randrange(start, stop, step);
@@ -213,6 +254,5 @@ std::int64_t randrange(std::int64_t start, std::int64_t stop, std::int64_t step)
 std::int64_t randint(std::int64_t a, std::int64_t b) {
   return detail::thread_generator().randint(a, b);
 }
-double uniform(double a, double b) { return detail::thread_generator().uniform(a, b); }
 
 }  // namespace asyncuv::random

@@ -30,6 +30,10 @@ void run_main_task(EventLoop& loop, TaskCore& main) {
   const bool finished = main.done();
   if (!finished) main.remove_listener(&stopper);
   loop.cancel_all_tasks();
+  // asyncio.run()'s close() then runs shutdown_asyncgens() and
+  // shutdown_default_executor() as two tasks, whatever main did: the next
+  // run's first task is numbered after them (Task-6 in a second run, not 4).
+  skip_task_ids(2);
   if (!finished) throw RuntimeError("Event loop stopped before Future completed.");
 }
 

@@ -47,6 +47,10 @@ void report(const char* message, std::exception_ptr e, std::string task_name) {
 
 }  // namespace
 
+void skip_task_ids(unsigned count) noexcept {
+  for (; count > 0; --count) next_task_id();
+}
+
 constinit thread_local int FrameReaper::depth_ = 0;
 constinit thread_local std::coroutine_handle<> FrameReaper::pending_{};
 

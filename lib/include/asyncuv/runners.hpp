@@ -17,6 +17,10 @@ namespace detail {
 // Drives one task to completion on `loop` and shuts the loop down.
 void run_main_task(EventLoop& loop, TaskCore& main);
 
+// Uses up `count` "Task-N" numbers of the calling thread, as tasks that
+// asyncio creates internally would (defined in tasks.cpp beside the counter).
+void skip_task_ids(unsigned count) noexcept;
+
 }  // namespace detail
 
 template <class T>
