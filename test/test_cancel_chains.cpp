@@ -43,7 +43,7 @@ constexpr bool optimised = false;
 #endif
 
 constexpr int chain_depth = optimised ? 1'000'000 : 100'000;
-constexpr int gather_depth = optimised ? 100'000 : slow_build ? 20'000 : 50'000;
+constexpr int gather_depth = optimised ? 300'000 : 100'000;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
