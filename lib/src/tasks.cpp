@@ -1,9 +1,9 @@
 // tasks.cpp — how a task runs, suspends, is cancelled and finishes.
 #include "asyncuv/tasks.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
-#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -205,6 +205,7 @@ void CancelWalk::hand_on(TaskCore* t, Suspension* s) noexcept {
   const std::size_t mark = stack_.size();
   if (!push(entry(t) | leave_tag)) {  // out of memory: this level recurses
     const bool handed_on = s->cancel(s);
+    std::reverse(stack_.begin() + static_cast<std::ptrdiff_t>(mark), stack_.end());
     drain(mark);
     return leave(t, handed_on);
   }
