@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -183,6 +184,32 @@ TEST_CASE("a cancel costs no walk over the other pending tasks") {
   // finished as are pending: not once here. (It was once per cancel: 2*10^8.)
   CHECK(visits <= 4u * (others + cancels));
   MESSAGE("with " << others << " pending: " << per_cancel_us << " us per cancel, " << visits << " tasks swept");
+}
+
+TEST_CASE("a never-retrieved exception is reported promptly without a walk over the pending tasks") {
+  constexpr int others = slow_build ? 20'000 : 100'000;
+  constexpr int failures = 100;
+  std::uint64_t visits = 0;
+  int reported = 0;
+  run([](std::uint64_t* visits, int* reported) -> Coro<void> {
+    EventLoop& loop = get_running_loop();
+    loop.set_exception_handler([reported](const ExceptionContext& c) {
+      if (c.message == "Task exception was never retrieved") ++*reported;
+    });
+    std::vector<Task<void>> sleepers;
+    for (int i = 0; i < others; ++i) sleepers.push_back(create_task(sleep_long()));
+    co_await sleep(0);
+    const std::uint64_t before = loop.sweep_visits();
+    for (int i = 0; i < failures; ++i) {
+      create_task([]() -> Coro<void> { throw std::runtime_error("lost"); co_return; }());
+      co_await sleep(0.001);  // it fails; reported once the loop iteration ends
+      CHECK(*reported == i + 1);
+    }
+    *visits = loop.sweep_visits() - before;
+    for (auto& s : sleepers) s.cancel();
+  }(&visits, &reported));
+  CHECK(reported == failures);
+  CHECK(visits <= 4u * (others + failures));
 }
 
 TEST_CASE("cancelling a 3*10^5-deep chain with its handles dropped ends in linear time") {
