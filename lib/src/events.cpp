@@ -214,13 +214,16 @@ void EventLoop::run_pass() noexcept {
 void EventLoop::run_ready() noexcept {
   for (int pass = 0;; ++pass) {
     run_pass();
-    if (!head_ || stopping_ || draining_ || pass + 1 == passes_per_poll) break;
+    // Shutdown passes as many as usual until the last task has ended (a
+    // deep chain ends one level per pass: a poll for each was most of it).
+    if (!head_ || stopping_ || (draining_ && pending_ == 0) || pass + 1 == passes_per_poll) break;
     if (!timers_.empty() && timers_.top()->deadline_ns <= uv_hrtime()) fire_timers();
   }
   if (!head_ && idle_active_) {
     uv_idle_stop(idle_.get());
     idle_active_ = false;
   }
+  if (!to_report_.empty()) [[unlikely]] report_unretrieved();
   if (sweep_soon_ || (finished_ >= 256 && finished_ >= pending_)) sweep();
   if (stopping_) uv_stop(&uv_);
   else if (draining_ && pending_ == 0) [[unlikely]] drained();
@@ -275,10 +278,31 @@ void EventLoop::register_task(detail::TaskCore* t) noexcept {
   ++pending_;
 }
 
+void EventLoop::report_soon(detail::TaskCore* t) noexcept {
+  try {
+    to_report_.push_back(t);  // stays in the registry, hence alive, until reported
+  } catch (...) {
+    sweep_soon_ = true;  // out of memory: the sweep finds it, at a walk's cost
+  }
+}
+
+// A task may be listed twice, or have a handle again: it checks for itself.
+// The exception handler may list more (or drop a handle): batch by batch.
+void EventLoop::report_unretrieved() noexcept {
+  while (!to_report_.empty()) {
+    std::vector<detail::TaskCore*> batch;
+    batch.swap(to_report_);
+    for (detail::TaskCore* t : batch) t->report_if_unretrieved();
+  }
+}
+
 void EventLoop::sweep() noexcept {
+  report_unretrieved();  // before the sweep lets go of them
   sweep_soon_ = false;
+  ++sweeps_;
   detail::TaskCore** link = &tasks_;
   while (detail::TaskCore* t = *link) {
+    ++sweep_visits_;
     if (!t->done()) {
       link = &t->next_task;
       continue;
@@ -304,7 +328,7 @@ void EventLoop::cancel_all_tasks() {
   // ends scheduled, as asyncio's gather-then-stop does): a pending
   // call_later or outstanding to_thread work does not hold it up.
   for (int round = 0; pending_ > 0 && round < 16; ++round) {
-    for (detail::TaskCore* t = tasks_; t; t = t->next_task) t->cancel();
+    detail::TaskCore::cancel_each(tasks_);
     draining_ = true;
     run_until_stopped();
     draining_ = false;

@@ -74,6 +74,7 @@ struct TaskCore : ReadyNode {
   bool has_value : 1 = false;  // Promise<T>::value is constructed
   bool cancelling : 1 = false;  // inside cancel(): breaks await cycles
   bool in_registry : 1 = false;  // the loop still holds its reference
+  bool cancel_seen : 1 = false;  // cancel_each: walked through in this round
   // Python's Task.cancelling(): cancel() calls not yet taken back by
   // uncancel() (timeout scopes and task groups tell their own cancel from an
   // outer one with it). It fills what was padding before the union, so a
@@ -96,6 +97,12 @@ struct TaskCore : ReadyNode {
   // ---- task operations (tasks.cpp, hot ones inline) ----
   void start_task(EventLoop& loop, void* own_frame);
   bool cancel() noexcept;
+  // run()'s shutdown: cancel() on every task of the registry list, in O(n)
+  // however deeply they await each other (tasks.cpp).
+  static void cancel_each(TaskCore* first) noexcept;
+  // Done with an exception that nobody retrieved (what destroy() reports).
+  bool unretrieved_error() const noexcept { return state == State::done && has_error && !retrieved; }
+  void report_if_unretrieved() noexcept;  // only the loop holds it: report now
   void park(Suspension* s) noexcept {  // the running task suspends on s
     s->task = this;
     suspended_on = s;
