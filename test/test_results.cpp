@@ -62,7 +62,8 @@ TEST_CASE("a task that raised CancelledError(msg) keeps the message for every re
     CHECK(cancel_seen([&] { (void)t.result(); }) == "CancelledError:stop here");
     CHECK(cancel_seen([&] { (void)t.result(); }) == "CancelledError:stop here");  // not only the first reader
     CHECK(cancel_seen([&] { (void)t.exception(); }) == "CancelledError:stop here");
-    auto [o] = co_await gather(return_exceptions, t);
+    auto outcomes = co_await gather(return_exceptions, t);
+    const auto& o = std::get<0>(outcomes);  // (clang 14 cannot capture a structured binding)
     CHECK(cancel_seen([&] { (void)o.value(); }) == "CancelledError:stop here");
   }());
 }
