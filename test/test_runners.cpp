@@ -280,6 +280,59 @@ Coro<void> chain_to_stubborn(Event* never, int n) {
 }
 }  // namespace
 
+namespace {
+struct DropSeen {
+  int swallowed = 0;      // cancels the task caught and ignored
+  bool frame_gone = false;  // its locals' destructors ran
+  std::vector<ExceptionContext> reports;
+};
+struct SetOnDestroy {
+  bool* flag;
+  ~SetOnDestroy() { *flag = true; }
+};
+// Swallows `limit` cancellations while waiting on an Event nobody sets.
+Coro<void> swallow_cancels(Event* never, DropSeen* seen, int limit) {
+  SetOnDestroy mark{&seen->frame_gone};
+  while (seen->swallowed < limit) {
+    try {
+      co_await never->wait();
+    } catch (const CancelledError&) {
+      ++seen->swallowed;
+    }
+  }
+}
+Coro<void> start_swallower(Event* never, DropSeen* seen, int limit) {
+  get_running_loop().set_exception_handler([seen](const ExceptionContext& c) { seen->reports.push_back(c); });
+  create_task(swallow_cancels(never, seen, limit), "swallower");
+  co_await sleep(0);
+}
+}  // namespace
+
+// Divergence from asyncio, on purpose: asyncio.run() re-cancels nothing and
+// waits for such a task forever (the program hangs). run() cancels it again
+// in each of 16 shutdown rounds (a round ends when nothing can wake it any
+// more) and then drops it: reported as asyncio reports a pending task that
+// is garbage-collected, its frame destroyed (its destructors run).
+TEST_CASE("shutdown: a task swallowing every cancel on an Event is cancelled 16 times, then dropped") {
+  Event never;
+  DropSeen seen;
+  run(start_swallower(&never, &seen, 1'000'000));
+  CHECK(seen.swallowed == 16);
+  CHECK(seen.frame_gone);
+  REQUIRE(seen.reports.size() == 1);
+  CHECK(seen.reports[0].message == "Task was destroyed but it is pending!");
+  CHECK(seen.reports[0].task_name == "swallower");
+}
+
+TEST_CASE("shutdown: a task that swallows a few cancels and then ends is waited for, not dropped") {
+  Event never;
+  DropSeen seen;
+  run(start_swallower(&never, &seen, 5));
+  CHECK(seen.swallowed == 5);
+  CHECK(seen.frame_gone);
+  CHECK(seen.reports.empty());
+}
+
 TEST_CASE("a task abandoned at shutdown deep in an await chain is destroyed without recursion") {
   // Destroying a suspended 300,000-deep chain frame by frame from each
   // Awaiter's destructor would overflow the stack; the frame reaper bounds it.

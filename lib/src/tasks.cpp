@@ -348,9 +348,16 @@ void TaskCore::remove_shared_listener(Listener* l) noexcept {
   }
 }
 
+// A task that ended by throwing its own CancelledError (a message, a derived
+// type) is cancelled, and hands that very exception to every reader, as
+// asyncio's first reader gets it; only a task cancelled before it could
+// throw anything gets a fresh CancelledError.
 void TaskCore::check_result() const {
   if (!done()) throw InvalidStateError("Result is not set.");
-  if (state == State::cancelled) throw CancelledError();
+  if (state == State::cancelled) {
+    if (has_error) std::rethrow_exception(error);
+    throw CancelledError();
+  }
   const_cast<TaskCore*>(this)->retrieved = true;
   if (has_error) std::rethrow_exception(error);
 }

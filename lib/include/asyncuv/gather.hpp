@@ -11,6 +11,8 @@
 
 #include <array>
 #include <cstddef>
+#include <functional>
+#include <utility>
 #include <memory>
 #include <ranges>
 #include <tuple>
@@ -49,6 +51,24 @@ concept CoroOrTask = requires { typename awaitable_traits<std::remove_cvref_t<A>
 // Python's list of None for void children.
 template <class T>
 using gathered_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+// A vector cannot hold references: gather over a range of T& children gives
+// std::reference_wrapper<T>s.
+template <class T>
+using element_t = std::conditional_t<std::is_reference_v<T>, std::reference_wrapper<std::remove_reference_t<T>>,
+                                     gathered_t<T>>;
+
+// Whether gather may leave a child's result in place for others and copy it.
+template <class T>
+inline constexpr bool copyable_result_v = std::is_void_v<T> || std::is_reference_v<T> || std::is_copy_constructible_v<T>;
+
+// Whether gather takes a child's value out of it (Take) or copies it. It
+// takes it from a child it created from a Coro (no one else can see that
+// task) and, for a move-only T, from a Task passed as an rvalue; a copyable
+// value of a Task someone else holds is copied.
+template <class A>
+inline constexpr bool hands_over_v =
+    std::is_same_v<std::remove_cvref_t<A>, Coro<awaited_t<A>>> ||
+    (!std::is_lvalue_reference_v<A> && !copyable_result_v<awaited_t<A>>);
 
 // The one suspension of a gather: counts children down and wakes the
 // awaiting task when all are done, or at the first failure. It is a single
@@ -89,59 +109,66 @@ private:
   DeferredWake wake_;  // asyncio's intermediate future, see tasks.hpp
 };
 
-template <class T>
+template <bool Take, class T>
 gathered_t<T> value_of(const Task<T>& t) {
-  if constexpr (std::is_void_v<T>) {
-    return {};
-  } else {
-    return t.promise()->value;
-  }
+  static_assert(Take || copyable_result_v<T>,
+                "gather copies the result of a Task it was given as an lvalue, and this T cannot be "
+                "copied: pass the task (or the vector of tasks) with std::move to hand its result over");
+  if constexpr (std::is_void_v<T>) return {};
+  else if constexpr (Take) return t.promise()->move_out();
+  else return t.promise()->peek();
 }
 
-template <class T>
+template <bool Take, class T>
 Outcome<T> outcome_of(const Task<T>& t) {
+  static_assert(Take || copyable_result_v<T>,
+                "gather copies the result of a Task it was given as an lvalue, and this T cannot be "
+                "copied: pass the task (or the vector of tasks) with std::move to hand its result over");
   auto* p = t.promise();
   if (auto e = p->outcome_error()) return Outcome<T>(e);
-  if constexpr (std::is_void_v<T>) {
-    return Outcome<void>();
-  } else {
-    return Outcome<T>(p->value);
-  }
+  if constexpr (std::is_void_v<T>) return Outcome<void>();
+  else if constexpr (Take) return Outcome<T>(p->move_out());
+  else return Outcome<T>(p->peek());
 }
 
-template <class... T>
+// Takes: a std::integer_sequence<bool, ...> of value_of's Take per child.
+template <class Takes, class... T>
 Coro<std::tuple<gathered_t<T>...>> gather_tasks(Task<T>... tasks) {
   const std::array<TaskCore*, sizeof...(T)> cores{tasks.promise()...};
   co_await GatherWait(cores.data(), cores.size(), false);
-  co_return std::tuple<gathered_t<T>...>{value_of(tasks)...};
+  co_return[&]<bool... Take>(std::integer_sequence<bool, Take...>) {
+    return std::tuple<gathered_t<T>...>{value_of<Take>(tasks)...};
+  }(Takes{});
 }
 
-template <class... T>
+template <class Takes, class... T>
 Coro<std::tuple<Outcome<T>...>> gather_outcomes(Task<T>... tasks) {
   const std::array<TaskCore*, sizeof...(T)> cores{tasks.promise()...};
   co_await GatherWait(cores.data(), cores.size(), true);
-  co_return std::tuple<Outcome<T>...>{outcome_of(tasks)...};
+  co_return[&]<bool... Take>(std::integer_sequence<bool, Take...>) {
+    return std::tuple<Outcome<T>...>{outcome_of<Take>(tasks)...};
+  }(Takes{});
 }
 
-template <class T>
-Coro<std::vector<gathered_t<T>>> gather_range(std::vector<Task<T>> tasks) {
+template <bool Take, class T>
+Coro<std::vector<element_t<T>>> gather_range(std::vector<Task<T>> tasks) {
   co_await GatherWait(tasks.data(), tasks.size(), false);
-  std::vector<gathered_t<T>> out;
+  std::vector<element_t<T>> out;
   out.reserve(tasks.size());
   for (auto& t : tasks) {
-    out.push_back(value_of(t));
+    out.push_back(value_of<Take>(t));
     t = Task<T>();  // let go of the frame while it is in cache
   }
   co_return out;
 }
 
-template <class T>
+template <bool Take, class T>
 Coro<std::vector<Outcome<T>>> gather_range_outcomes(std::vector<Task<T>> tasks) {
   co_await GatherWait(tasks.data(), tasks.size(), true);
   std::vector<Outcome<T>> out;
   out.reserve(tasks.size());
   for (auto& t : tasks) {
-    out.push_back(outcome_of(t));
+    out.push_back(outcome_of<Take>(t));
     t = Task<T>();
   }
   co_return out;
@@ -149,12 +176,13 @@ Coro<std::vector<Outcome<T>>> gather_range_outcomes(std::vector<Task<T>> tasks) 
 
 // Children become tasks only when the gather starts, as asyncio's gather
 // wraps its coroutines when it is called (and our gather is called lazily).
+// No one else sees these tasks: their values are moved out, not copied.
 template <class T>
-Coro<std::vector<gathered_t<T>>> gather_coros(std::vector<Coro<T>> coros) {
+Coro<std::vector<element_t<T>>> gather_coros(std::vector<Coro<T>> coros) {
   std::vector<Task<T>> tasks;
   tasks.reserve(coros.size());
   for (auto& c : coros) tasks.push_back(create_task(std::move(c)));
-  co_return co_await gather_range(std::move(tasks));
+  co_return co_await gather_range<true>(std::move(tasks));
 }
 
 template <class T>
@@ -162,22 +190,22 @@ Coro<std::vector<Outcome<T>>> gather_coros_outcomes(std::vector<Coro<T>> coros) 
   std::vector<Task<T>> tasks;
   tasks.reserve(coros.size());
   for (auto& c : coros) tasks.push_back(create_task(std::move(c)));
-  co_return co_await gather_range_outcomes(std::move(tasks));
+  co_return co_await gather_range_outcomes<true>(std::move(tasks));
 }
 
 // A braced list evaluates left to right (a call's arguments in no set order;
 // g++ often goes right to left): the children start in argument order, as
 // asyncio's.
-template <class... A>
+template <class Takes, class... A>
 Coro<std::tuple<gathered_t<awaited_t<A>>...>> gather_mixed(A... aws) {
   std::tuple<Task<awaited_t<A>>...> tasks{ensure_task(std::move(aws))...};
-  co_return co_await std::apply([](auto&... t) { return gather_tasks(t...); }, tasks);
+  co_return co_await std::apply([](auto&... t) { return gather_tasks<Takes>(t...); }, tasks);
 }
 
-template <class... A>
+template <class Takes, class... A>
 Coro<std::tuple<Outcome<awaited_t<A>>...>> gather_mixed_outcomes(A... aws) {
   std::tuple<Task<awaited_t<A>>...> tasks{ensure_task(std::move(aws))...};
-  co_return co_await std::apply([](auto&... t) { return gather_outcomes(t...); }, tasks);
+  co_return co_await std::apply([](auto&... t) { return gather_outcomes<Takes>(t...); }, tasks);
 }
 
 template <class R>
@@ -200,19 +228,21 @@ auto copy_tasks(const R& range) {
 template <class... A>
   requires(detail::CoroOrTask<A> && ...)
 auto gather(A&&... aws) {
-  return detail::gather_mixed(std::remove_cvref_t<A>(std::forward<A>(aws))...);
+  using Takes = std::integer_sequence<bool, detail::hands_over_v<A>...>;
+  return detail::gather_mixed<Takes>(std::remove_cvref_t<A>(std::forward<A>(aws))...);
 }
 
 // auto [x, y] = co_await gather(return_exceptions, a(), b());  (Outcomes)
 template <class... A>
   requires(detail::CoroOrTask<A> && ...)
 auto gather(return_exceptions_t, A&&... aws) {
-  return detail::gather_mixed_outcomes(std::remove_cvref_t<A>(std::forward<A>(aws))...);
+  using Takes = std::integer_sequence<bool, detail::hands_over_v<A>...>;
+  return detail::gather_mixed_outcomes<Takes>(std::remove_cvref_t<A>(std::forward<A>(aws))...);
 }
 
 // std::vector<T> v = co_await gather(std::move(coros));
 template <class T>
-Coro<std::vector<detail::gathered_t<T>>> gather(std::vector<Coro<T>>&& coros) {
+Coro<std::vector<detail::element_t<T>>> gather(std::vector<Coro<T>>&& coros) {
   return detail::gather_coros(std::move(coros));
 }
 template <class T>
@@ -221,23 +251,24 @@ Coro<std::vector<Outcome<T>>> gather(return_exceptions_t, std::vector<Coro<T>>&&
 }
 
 // std::vector<T> v = co_await gather(std::move(tasks));  (no copy)
+// A move-only result is moved out of each task (see Task's co_await).
 template <class T>
-Coro<std::vector<detail::gathered_t<T>>> gather(std::vector<Task<T>>&& tasks) {
-  return detail::gather_range(std::move(tasks));
+Coro<std::vector<detail::element_t<T>>> gather(std::vector<Task<T>>&& tasks) {
+  return detail::gather_range<!detail::copyable_result_v<T>>(std::move(tasks));
 }
 template <class T>
 Coro<std::vector<Outcome<T>>> gather(return_exceptions_t, std::vector<Task<T>>&& tasks) {
-  return detail::gather_range_outcomes(std::move(tasks));
+  return detail::gather_range_outcomes<!detail::copyable_result_v<T>>(std::move(tasks));
 }
 
 // std::vector<T> v = co_await gather(tasks);  (any range of Task<T>, copied)
 template <detail::TaskRange R>
 auto gather(const R& tasks) {
-  return detail::gather_range(detail::copy_tasks(tasks));
+  return detail::gather_range<false>(detail::copy_tasks(tasks));
 }
 template <detail::TaskRange R>
 auto gather(return_exceptions_t, const R& tasks) {
-  return detail::gather_range_outcomes(detail::copy_tasks(tasks));
+  return detail::gather_range_outcomes<false>(detail::copy_tasks(tasks));
 }
 
 }  // namespace asyncuv

@@ -5,27 +5,45 @@
 #pragma once
 
 #include <exception>
+#include <memory>
+#include <type_traits>
 #include <utility>
 #include <variant>
 
 namespace asyncuv {
 
+// Outcome<T&> keeps a pointer; a move-only T can be moved out of an rvalue
+// Outcome (std::move(o).value()).
 template <class T>
 class Outcome {
+  static_assert(!std::is_rvalue_reference_v<T>, "Outcome<T&&> is not supported");
+  using stored_type = std::conditional_t<std::is_reference_v<T>, std::remove_reference_t<T>*, T>;
+  using const_reference = std::conditional_t<std::is_reference_v<T>, T, const T&>;
+
 public:
-  explicit Outcome(T value) : v_(std::in_place_index<0>, std::move(value)) {}
+  explicit Outcome(T value) : v_(std::in_place_index<0>, store(std::forward<T>(value))) {}
   explicit Outcome(std::exception_ptr e) : v_(std::in_place_index<1>, std::move(e)) {}
 
   bool has_value() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return has_value(); }
-  const T& value() const {
+  const_reference value() const& {
     if (!has_value()) std::rethrow_exception(std::get<1>(v_));
-    return std::get<0>(v_);
+    if constexpr (std::is_reference_v<T>) return *std::get<0>(v_);
+    else return std::get<0>(v_);
+  }
+  T value() && {
+    if (!has_value()) std::rethrow_exception(std::get<1>(v_));
+    if constexpr (std::is_reference_v<T>) return *std::get<0>(v_);
+    else return std::move(std::get<0>(v_));
   }
   std::exception_ptr error() const noexcept { return has_value() ? nullptr : std::get<1>(v_); }
 
 private:
-  std::variant<T, std::exception_ptr> v_;
+  static stored_type store(T&& value) {
+    if constexpr (std::is_reference_v<T>) return std::addressof(value);
+    else return std::move(value);
+  }
+  std::variant<stored_type, std::exception_ptr> v_;
 };
 
 template <>

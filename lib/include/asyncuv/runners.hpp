@@ -30,7 +30,7 @@ T run(Coro<T> main) {
   detail::run_main_task(loop, *task.promise());
   auto* p = task.promise();
   p->check_result();
-  if constexpr (!std::is_void_v<T>) return std::move(p->value);
+  if constexpr (!std::is_void_v<T>) return p->move_out();
 }
 
 }  // namespace asyncuv

@@ -164,15 +164,18 @@ public:
 
   // The value; rethrows the task's exception; CancelledError if cancelled;
   // InvalidStateError while pending.
+  // A const T& into the task (valid while a handle on it lives); T& itself
+  // for Task<T&>. InvalidStateError once a move-only value was moved out.
   decltype(auto) result() const {
     core().check_result();
-    if constexpr (!std::is_void_v<T>) return static_cast<const T&>(p_->value);
+    if constexpr (std::is_reference_v<T>) return p_->peek();
+    else if constexpr (!std::is_void_v<T>) return static_cast<const T&>(p_->peek());
   }
   // Null when the task succeeded; CancelledError if cancelled;
   // InvalidStateError while pending.
   std::exception_ptr exception() const {
     if (!core().done()) throw InvalidStateError("Exception is not set.");
-    if (cancelled()) throw CancelledError();
+    if (cancelled()) core().check_result();  // throws the task's CancelledError
     p_->retrieved = true;
     return p_->error_or_null();
   }
@@ -195,19 +198,35 @@ public:
     }
   }
 
+  // What co_await gives. A task may have many awaiters, so a copyable value
+  // is copied to each, and T& is handed out as it is. A move-only value
+  // leaves the task only through an rvalue handle (co_await std::move(t),
+  // co_await create_task(...)): it is moved out, and later readers get
+  // InvalidStateError. co_await on an lvalue handle of a move-only T gives a
+  // const T& into the task, valid while a handle on the task lives.
+  template <bool Owner>
   class Awaiter : detail::TaskAwaitBase {
+    static constexpr bool moves_out = Owner && !std::is_void_v<T> && !std::is_reference_v<T> &&
+                                      !std::is_copy_constructible_v<T>;
+    static constexpr bool by_reference = !std::is_void_v<T> && !std::is_reference_v<T> &&
+                                         !std::is_copy_constructible_v<T> && !Owner;
+    using result_type = typename std::conditional_t<by_reference, std::add_lvalue_reference<std::add_const_t<T>>,
+                                                    std::type_identity<T>>::type;
+
   public:
     explicit Awaiter(promise_type* p) noexcept : TaskAwaitBase(p) {}
     bool await_ready() const noexcept { return ready(); }
     void await_suspend(std::coroutine_handle<> h) { suspend(h); }
-    T await_resume() {
+    result_type await_resume() {
       resumed();
       auto* p = static_cast<promise_type*>(target_);
       p->check_result();
-      if constexpr (!std::is_void_v<T>) return p->value;
+      if constexpr (moves_out) return p->move_out();
+      else if constexpr (!std::is_void_v<T>) return p->peek();
     }
   };
-  Awaiter operator co_await() const { return Awaiter(&core_promise()); }
+  Awaiter<false> operator co_await() const& { return Awaiter<false>(&core_promise()); }
+  Awaiter<true> operator co_await() const&& { return Awaiter<true>(&core_promise()); }
 
   promise_type* promise() const noexcept { return p_; }
 
