@@ -10,6 +10,8 @@
 // that the sanitizer still sees every frame.
 #pragma once
 
+#include "detail/config.hpp"  // first: a C++17 consumer gets one clear #error
+
 #include <cstddef>
 
 namespace asyncuv::detail {

@@ -13,6 +13,8 @@
 // loop, which resumes it. Finishing hands the parent back the same way.
 #pragma once
 
+#include "detail/config.hpp"  // first: a C++17 consumer gets one clear #error
+
 #include <coroutine>
 #include <exception>
 #include <memory>

@@ -12,6 +12,8 @@
 // node and a timer entry), never a libuv handle of its own.
 #pragma once
 
+#include "detail/config.hpp"  // first: a C++17 consumer gets one clear #error
+
 #include <uv.h>
 
 #include <atomic>

@@ -5,6 +5,8 @@
 // cancellation, and `catch (const std::exception&)` must not swallow ours.
 #pragma once
 
+#include "detail/config.hpp"  // first: a C++17 consumer gets one clear #error
+
 #include <stdexcept>
 #include <string>
 

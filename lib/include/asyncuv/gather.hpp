@@ -9,6 +9,8 @@
 // a child: each result is an Outcome<T>.
 #pragma once
 
+#include "detail/config.hpp"  // first: a C++17 consumer gets one clear #error
+
 #include <array>
 #include <cstddef>
 #include <memory>

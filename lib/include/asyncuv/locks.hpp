@@ -22,6 +22,8 @@
 // still queued detaches them (they wait until cancelled).
 #pragma once
 
+#include "detail/config.hpp"  // first: a C++17 consumer gets one clear #error
+
 #include <concepts>
 #include <cstddef>
 #include <cstdint>

@@ -15,6 +15,8 @@
 // it its turn. Same threading and lifetime rules as locks.hpp.
 #pragma once
 
+#include "detail/config.hpp"  // first: a C++17 consumer gets one clear #error
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>

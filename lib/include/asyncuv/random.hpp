@@ -12,6 +12,8 @@
 // generator per thread, seeded from the OS; `Random` objects are independent.
 #pragma once
 
+#include "detail/config.hpp"  // first: a C++17 consumer gets one clear #error
+
 #include <array>
 #include <concepts>
 #include <cstddef>

@@ -6,6 +6,8 @@
 // loop's handles. Returns main's value or rethrows its exception.
 #pragma once
 
+#include "detail/config.hpp"  // first: a C++17 consumer gets one clear #error
+
 #include <type_traits>
 #include <utility>
 

@@ -7,6 +7,8 @@
 // small, waits for the timer and never wakes early.
 #pragma once
 
+#include "detail/config.hpp"  // first: a C++17 consumer gets one clear #error
+
 #include <chrono>
 #include <cmath>
 #include <concepts>

@@ -7,6 +7,8 @@
 // reference while it is unfinished, so a fire-and-forget task is never lost.
 #pragma once
 
+#include "detail/config.hpp"  // first: a C++17 consumer gets one clear #error
+
 #include <exception>
 #include <functional>
 #include <memory>

@@ -10,6 +10,8 @@
 // thread.
 #pragma once
 
+#include "detail/config.hpp"  // first: a C++17 consumer gets one clear #error
+
 #include <uv.h>
 
 #include <chrono>

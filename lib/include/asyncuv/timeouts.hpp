@@ -41,6 +41,8 @@
 // returns the task's result if the task was already done when the cancel came).
 #pragma once
 
+#include "detail/config.hpp"  // first: a C++17 consumer gets one clear #error
+
 #include <chrono>
 #include <cstdint>
 #include <exception>

@@ -34,6 +34,8 @@
 // awaiter gets CancelledError too.
 #pragma once
 
+#include "detail/config.hpp"  // first: a C++17 consumer gets one clear #error
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
