@@ -16,7 +16,7 @@
 
 namespace asyncuv::detail {
 
-void* allocate_frame(std::size_t size);
-void deallocate_frame(void* p, std::size_t size) noexcept;
+ASYNCUV_API void* allocate_frame(std::size_t size);
+ASYNCUV_API void deallocate_frame(void* p, std::size_t size) noexcept;
 
 }  // namespace asyncuv::detail

@@ -12,7 +12,7 @@
 
 namespace asyncuv {
 
-class CancelledError {
+class ASYNCUV_API CancelledError {
 public:
   CancelledError() = default;
   explicit CancelledError(std::string msg) : msg_(std::move(msg)) {}
@@ -23,18 +23,18 @@ private:
   std::string msg_;
 };
 
-class TimeoutError : public std::runtime_error {
+class ASYNCUV_API TimeoutError : public std::runtime_error {
 public:
   TimeoutError() : std::runtime_error("TimeoutError") {}
   using std::runtime_error::runtime_error;
 };
 
-class RuntimeError : public std::runtime_error {
+class ASYNCUV_API RuntimeError : public std::runtime_error {
 public:
   using std::runtime_error::runtime_error;
 };
 
-class InvalidStateError : public std::logic_error {
+class ASYNCUV_API InvalidStateError : public std::logic_error {
 public:
   using std::logic_error::logic_error;
 };

@@ -25,7 +25,7 @@
 
 namespace asyncuv {
 
-struct return_exceptions_t {
+struct ASYNCUV_API return_exceptions_t {
   explicit constexpr return_exceptions_t() = default;
 };
 inline constexpr return_exceptions_t return_exceptions{};
@@ -55,7 +55,7 @@ using gathered_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 // The one suspension of a gather: counts children down and wakes the
 // awaiting task when all are done, or at the first failure. It is a single
 // listener shared by every child, so a child costs no extra memory.
-class GatherWait : Suspension, Listener {
+class ASYNCUV_API GatherWait : Suspension, Listener {
 public:
   // children(i) for i < n; the tasks must outlive the wait.
   template <class TaskT>

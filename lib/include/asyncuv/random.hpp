@@ -31,7 +31,7 @@ namespace asyncuv::random {
 template <class Seq>
 concept Sequence = std::ranges::random_access_range<Seq> && std::ranges::sized_range<Seq>;
 
-class Random {
+class ASYNCUV_API Random {
 public:
   // Like random.Random(): seeded from the operating system's entropy source.
   Random() { seed(); }
@@ -118,19 +118,19 @@ private:
 
 namespace detail {
 // The calling thread's generator behind the module-level functions.
-Random& thread_generator();
+ASYNCUV_API Random& thread_generator();
 }  // namespace detail
 
 // Module-level functions, like `random.seed(42)` etc.: one generator per thread.
 template <std::integral I>
 void seed(I n) { detail::thread_generator().seed(n); }
-void seed();
-double random();
-std::uint64_t getrandbits(int k);
-std::int64_t randrange(std::int64_t stop);
-std::int64_t randrange(std::int64_t start, std::int64_t stop, std::int64_t step = 1);
-std::int64_t randint(std::int64_t a, std::int64_t b);
-double uniform(double a, double b);
+ASYNCUV_API void seed();
+ASYNCUV_API double random();
+ASYNCUV_API std::uint64_t getrandbits(int k);
+ASYNCUV_API std::int64_t randrange(std::int64_t stop);
+ASYNCUV_API std::int64_t randrange(std::int64_t start, std::int64_t stop, std::int64_t step = 1);
+ASYNCUV_API std::int64_t randint(std::int64_t a, std::int64_t b);
+ASYNCUV_API double uniform(double a, double b);
 
 template <Sequence Seq>
 std::ranges::range_value_t<const Seq> choice(const Seq& seq) {

@@ -17,7 +17,7 @@ namespace asyncuv {
 namespace detail {
 
 // Drives one task to completion on `loop` and shuts the loop down.
-void run_main_task(EventLoop& loop, TaskCore& main);
+ASYNCUV_API void run_main_task(EventLoop& loop, TaskCore& main);
 
 }  // namespace detail
 

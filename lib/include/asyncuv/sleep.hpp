@@ -22,7 +22,7 @@
 namespace asyncuv {
 namespace detail {
 
-class SleepBase : protected Suspension, protected TimerEntry {
+class ASYNCUV_API SleepBase : protected Suspension, protected TimerEntry {
 protected:
   // delay_ns <= 0 means "yield once".
   // Until suspension, deadline_ns holds the delay.

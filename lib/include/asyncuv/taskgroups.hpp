@@ -47,7 +47,7 @@
 namespace asyncuv {
 
 // Python's ExceptionGroup: several errors raised together.
-class ExceptionGroup : public std::exception {
+class ASYNCUV_API ExceptionGroup : public std::exception {
 public:
   // Throws std::invalid_argument if `exceptions` is empty, as Python does.
   ExceptionGroup(std::string message, std::vector<std::exception_ptr> exceptions);
@@ -62,7 +62,7 @@ private:
   std::vector<std::exception_ptr> exceptions_;
 };
 
-class TaskGroup : detail::Listener, detail::DoneCallbacks {
+class ASYNCUV_API TaskGroup : detail::Listener, detail::DoneCallbacks {
 public:
   TaskGroup() noexcept;
   TaskGroup(const TaskGroup&) = delete;  // children point at it

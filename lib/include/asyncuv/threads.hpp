@@ -41,7 +41,7 @@ class WorkAwaitBase;
 // One uv_work_t and what it computes. Heap-allocated: it must outlive an
 // awaiter that gave up on it (cancellation), until libuv's completion
 // callback, which frees it then.
-struct WorkBase {
+struct ASYNCUV_API WorkBase {
   uv_work_t req{};
   WorkAwaitBase* waiter = nullptr;  // null once nobody waits
   std::exception_ptr error;
@@ -78,7 +78,7 @@ struct Work final : WorkResult<R> {
 // does: the await ends with CancelledError at once; work that has not started
 // is withdrawn (uv_cancel), work that has started runs to its end and is then
 // freed by the completion callback, which no longer refers to us.
-class WorkAwaitBase : protected Suspension {
+class ASYNCUV_API WorkAwaitBase : protected Suspension {
 protected:
   explicit WorkAwaitBase(WorkBase* w) noexcept : work_(w) {}
   WorkAwaitBase(WorkAwaitBase&&) = delete;  // registered by address
@@ -113,7 +113,7 @@ public:
 // The shared state of a ConcurrentFuture: written once by the loop's thread,
 // read by any thread. Every field below the mutex is guarded by it, except
 // task, which only the loop's thread touches.
-class FutureStateBase : public std::enable_shared_from_this<FutureStateBase> {
+class ASYNCUV_API FutureStateBase : public std::enable_shared_from_this<FutureStateBase> {
 public:
   enum class State : std::uint8_t { pending, done, cancelled };
 
@@ -238,7 +238,7 @@ struct Launch {
 
 // A timeout in seconds (Python's `timeout=`) as a wait: <= 0 polls, a huge
 // one waits forever.
-std::chrono::nanoseconds to_timeout(double seconds);
+ASYNCUV_API std::chrono::nanoseconds to_timeout(double seconds);
 template <class Rep, class Period>
 std::chrono::nanoseconds to_timeout(std::chrono::duration<Rep, Period> d) {
   if (d <= d.zero()) return std::chrono::nanoseconds(0);

@@ -13,3 +13,12 @@
 // follow-on errors; a missing include is fatal in g++ and clang alike.
 #include "asyncuv: compilation stopped at the #error above"
 #endif
+
+// The shared library exports only what the headers declare (it is built with
+// hidden visibility): ASYNCUV_API marks those classes and functions. Template
+// code in the headers calls into detail:: classes, so they are marked too.
+#if defined(__GNUC__)
+#define ASYNCUV_API __attribute__((visibility("default")))
+#else
+#define ASYNCUV_API
+#endif
