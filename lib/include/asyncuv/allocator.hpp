@@ -10,11 +10,13 @@
 // that the sanitizer still sees every frame.
 #pragma once
 
+#include "detail/config.hpp"  // first: a C++17 consumer gets one clear #error
+
 #include <cstddef>
 
 namespace asyncuv::detail {
 
-void* allocate_frame(std::size_t size);
-void deallocate_frame(void* p, std::size_t size) noexcept;
+ASYNCUV_API void* allocate_frame(std::size_t size);
+ASYNCUV_API void deallocate_frame(void* p, std::size_t size) noexcept;
 
 }  // namespace asyncuv::detail

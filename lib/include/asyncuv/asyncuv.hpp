@@ -1,6 +1,8 @@
 // asyncuv/asyncuv.hpp — everything: Python's asyncio, in C++20, on libuv.
 #pragma once
 
+#include "detail/config.hpp"  // first: a C++17 consumer gets one clear #error
+
 #include "coroutines.hpp"
 #include "events.hpp"
 #include "exceptions.hpp"

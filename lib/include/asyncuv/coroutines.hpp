@@ -13,6 +13,8 @@
 // loop, which resumes it. Finishing hands the parent back the same way.
 #pragma once
 
+#include "detail/config.hpp"  // first: a C++17 consumer gets one clear #error
+
 #include <coroutine>
 #include <exception>
 #include <memory>
@@ -32,13 +34,13 @@ class Coro;
 namespace detail {
 
 // Notified when a task finishes (awaiters, gather, done callbacks).
-struct Listener {
+struct ASYNCUV_API Listener {
   Listener* next = nullptr;
   void (*on_done)(Listener*, TaskCore&) = nullptr;
 };
 
 // Where a suspended task waits: what to resume, and how to stop waiting.
-struct Suspension {
+struct ASYNCUV_API Suspension {
   std::coroutine_handle<> resume;
   TaskCore* task = nullptr;
   // Called by Task::cancel(). Returns true when the cancellation was handed
@@ -52,7 +54,7 @@ struct Suspension {
 // size, because a task's footprint is mostly its frame: a nested coroutine
 // uses `continuation` and the result; a task root uses the rest. Fields that
 // are never needed at the same time share storage.
-struct TaskCore : ReadyNode {
+struct ASYNCUV_API TaskCore : ReadyNode {
   enum class State : std::uint8_t { pending, done, cancelled };
 
   TaskCore() noexcept {}
@@ -205,7 +207,7 @@ inline void TaskCore::step(TaskCore* t, EventLoop* loop) noexcept {
 // before their parents' locals, as they should); deeper frames are queued,
 // linked through their no longer needed `continuation`, and destroyed in a
 // loop by the outermost call, so no chain can overflow the stack.
-class FrameReaper {
+class ASYNCUV_API FrameReaper {
 public:
   static void destroy(std::coroutine_handle<> h) noexcept {
     if (depth_ >= max_depth) [[unlikely]] {
@@ -227,7 +229,7 @@ private:
   [[gnu::tls_model("initial-exec")]] static constinit thread_local std::coroutine_handle<> pending_;
 };
 
-struct FinalAwaiter {
+struct ASYNCUV_API FinalAwaiter {
   bool await_ready() const noexcept { return false; }
   template <class P>
   void await_suspend(std::coroutine_handle<P> h) noexcept {

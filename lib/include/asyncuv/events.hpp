@@ -12,6 +12,8 @@
 // node and a timer entry), never a libuv handle of its own.
 #pragma once
 
+#include "detail/config.hpp"  // first: a C++17 consumer gets one clear #error
+
 #include <uv.h>
 
 #include <atomic>
@@ -38,7 +40,7 @@ template <class T = void>
 class Future;
 
 // What the loop's exception handler receives (asyncio's "context" dict).
-struct ExceptionContext {
+struct ASYNCUV_API ExceptionContext {
   std::string message;           // e.g. "Task exception was never retrieved"
   std::exception_ptr exception;  // may be null
   std::string task_name;         // empty when no task is involved
@@ -46,7 +48,7 @@ struct ExceptionContext {
 using ExceptionHandler = std::function<void(const ExceptionContext&)>;
 
 // Prints the context on stderr, as asyncio's default handler does.
-void default_exception_handler(const ExceptionContext& ctx);
+ASYNCUV_API void default_exception_handler(const ExceptionContext& ctx);
 
 namespace detail {
 
@@ -57,11 +59,11 @@ struct TaskCore;
 // own node (the common case, dispatched without an indirect call); anything
 // else is a Callback. The link to a node carries its kind in its low bit,
 // which keeps the node itself one word.
-struct ReadyNode {
+struct ASYNCUV_API ReadyNode {
   std::uintptr_t next = 0;  // tagged link to the following node
 };
 
-struct Callback : ReadyNode {
+struct ASYNCUV_API Callback : ReadyNode {
   explicit Callback(void (*fn)(Callback*)) noexcept : run(fn) {}
   void (*run)(Callback*);
 };
@@ -70,7 +72,7 @@ struct Callback : ReadyNode {
 // awaiter in a coroutine frame), so arming a timer never allocates. Most
 // entries are sleeps, which only wake their task: they carry no function
 // pointer (a sleeping task is 8 bytes smaller) and say so in seq's low bit.
-struct TimerEntry {
+struct ASYNCUV_API TimerEntry {
   static constexpr std::uint32_t not_queued = UINT32_MAX;
   static constexpr std::uint32_t wakes_task_bit = 1;
   std::uint64_t deadline_ns = 0;  // uv_hrtime() clock
@@ -83,7 +85,7 @@ struct TimerEntry {
 };
 
 // A timer entry that runs a function when due (call_later, timeouts, wait).
-struct TimerCall : TimerEntry {
+struct ASYNCUV_API TimerCall : TimerEntry {
   void (*fire)(TimerEntry*) = nullptr;
 };
 
@@ -92,7 +94,7 @@ struct TimerCall : TimerEntry {
 // those join a FIFO run: O(1) in and out, no sifting. An entry due before the
 // run's last one goes to a binary heap instead. Each entry knows where it is,
 // so a cancelled sleep leaves in O(1) (run) or O(log n) (heap).
-class TimerHeap {
+class ASYNCUV_API TimerHeap {
 public:
   bool empty() const noexcept { return heap_.empty() && run_count_ == 0; }
   TimerEntry* top() const noexcept {
@@ -157,7 +159,7 @@ private:
 // callable itself is only ever run and destroyed on the loop's thread (after
 // it ran, was cancelled there, or was dropped at loop close), so whatever it
 // captures never crosses threads behind the user's back.
-class HandleState : public Callback, public TimerCall {
+class ASYNCUV_API HandleState : public Callback, public TimerCall {
 public:
   HandleState() noexcept : Callback(&HandleState::on_ready) {}
   HandleState(const HandleState&) = delete;
@@ -221,7 +223,7 @@ concept CallableWith = std::invocable<std::decay_t<F>, std::decay_t<A>...>;
 // cancel() means the callback never runs (a no-op once it has run, though
 // cancelled() then reports true, as in asyncio). Thread-safe: cancel() may be
 // called from any thread; off the loop's thread it only flags the handle.
-class Handle {
+class ASYNCUV_API Handle {
 public:
   Handle() noexcept = default;
   Handle(const Handle& o) noexcept : s_(o.s_) {
@@ -251,7 +253,7 @@ protected:
 // asyncio.TimerHandle: what call_later / call_at return. when() is the
 // absolute time in loop.time() seconds; the callback never runs before
 // loop.time() reaches it.
-class TimerHandle : public Handle {
+class ASYNCUV_API TimerHandle : public Handle {
 public:
   TimerHandle() noexcept = default;
   double when() const { return state().when; }
@@ -261,7 +263,7 @@ private:
   friend class EventLoop;
 };
 
-class EventLoop {
+class ASYNCUV_API EventLoop {
 public:
   EventLoop();
   ~EventLoop();
@@ -464,6 +466,6 @@ private:
 };
 
 // asyncio.get_running_loop(): throws RuntimeError("no running event loop").
-EventLoop& get_running_loop();
+ASYNCUV_API EventLoop& get_running_loop();
 
 }  // namespace asyncuv

@@ -12,6 +12,8 @@
 //   MemoryError -> std::bad_alloc          RuntimeError -> asyncuv::RuntimeError
 #pragma once
 
+#include "detail/config.hpp"  // first: a C++17 consumer gets one clear #error
+
 #include <cstddef>
 #include <exception>
 #include <optional>
@@ -43,7 +45,7 @@ public:
   using std::runtime_error::runtime_error;
 };
 
-class InvalidStateError : public std::logic_error {
+class ASYNCUV_API InvalidStateError : public std::logic_error {
 public:
   using std::logic_error::logic_error;
 };

@@ -9,6 +9,8 @@
 // a child: each result is an Outcome<T>.
 #pragma once
 
+#include "detail/config.hpp"  // first: a C++17 consumer gets one clear #error
+
 #include <array>
 #include <cstddef>
 #include <functional>
@@ -25,7 +27,7 @@
 
 namespace asyncuv {
 
-struct return_exceptions_t {
+struct ASYNCUV_API return_exceptions_t {
   explicit constexpr return_exceptions_t() = default;
 };
 inline constexpr return_exceptions_t return_exceptions{};
@@ -73,7 +75,7 @@ inline constexpr bool hands_over_v =
 // The one suspension of a gather: counts children down and wakes the
 // awaiting task when all are done, or at the first failure. It is a single
 // listener shared by every child, so a child costs no extra memory.
-class GatherWait : Suspension, Listener {
+class ASYNCUV_API GatherWait : Suspension, Listener {
 public:
   // children(i) for i < n; the tasks must outlive the wait.
   template <class TaskT>

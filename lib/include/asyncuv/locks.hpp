@@ -22,6 +22,8 @@
 // still queued detaches them (they wait until cancelled).
 #pragma once
 
+#include "detail/config.hpp"  // first: a C++17 consumer gets one clear #error
+
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -35,13 +37,13 @@ namespace asyncuv {
 namespace detail {
 
 // The links of an intrusive, circular, doubly linked list.
-struct WaitLink {
+struct ASYNCUV_API WaitLink {
   WaitLink* prev = nullptr;
   WaitLink* next = nullptr;
 };
 
 // A waiting task: where it resumes (Suspension) and its place in the queue.
-struct WaitNode : Suspension, WaitLink {
+struct ASYNCUV_API WaitNode : Suspension, WaitLink {
   bool woken = false;     // handed what it waited for (or notified)
   bool orphaned = false;  // the primitive died while we were queued
   bool linked() const noexcept { return next != nullptr; }
@@ -49,7 +51,7 @@ struct WaitNode : Suspension, WaitLink {
 };
 
 // A FIFO of waiting tasks, O(1) at both ends and for removal.
-class WaitList {
+class ASYNCUV_API WaitList {
 public:
   WaitList() noexcept { head_.prev = head_.next = &head_; }
   WaitList(const WaitList&) = delete;
@@ -84,15 +86,15 @@ private:
 };
 
 // Parks the running task on `n` at the back of `list`.
-void wait_in(WaitList& list, WaitNode* n, std::coroutine_handle<> h, bool (*on_cancel)(Suspension*));
+ASYNCUV_API void wait_in(WaitList& list, WaitNode* n, std::coroutine_handle<> h, bool (*on_cancel)(Suspension*));
 
 // The cancel hook of a plain waiter: leave the queue (if still in it); the
 // task gets CancelledError.
-bool leave_queue(Suspension* s) noexcept;
+ASYNCUV_API bool leave_queue(Suspension* s) noexcept;
 
 // A cancel hook for waiters that stay queued once woken (Lock, Semaphore):
 // only a waiter that was not handed anything leaves the queue at once.
-bool leave_unless_woken(Suspension* s) noexcept;
+ASYNCUV_API bool leave_unless_woken(Suspension* s) noexcept;
 
 }  // namespace detail
 
@@ -140,7 +142,7 @@ private:
 };
 
 // asyncio.Event: a flag that tasks can wait for.
-class Event {
+class ASYNCUV_API Event {
 public:
   Event() noexcept = default;
   Event(const Event&) = delete;
@@ -179,7 +181,7 @@ private:
 
 // asyncio.Lock: a mutex for tasks (not owned by a task: any task may release
 // it). Fair: released, it goes to the first waiter.
-class Lock {
+class ASYNCUV_API Lock {
 public:
   Lock() noexcept = default;
   Lock(const Lock&) = delete;
@@ -240,7 +242,7 @@ private:
 
 // asyncio.Semaphore: a counter of free units; acquire() takes one, waiting
 // (first come, first served) while there is none.
-class Semaphore {
+class ASYNCUV_API Semaphore {
 public:
   // Throws std::invalid_argument("Semaphore initial value must be >= 0").
   explicit Semaphore(std::int64_t value = 1);
@@ -308,7 +310,7 @@ private:
 };
 
 // asyncio.BoundedSemaphore: release() beyond the initial value is an error.
-class BoundedSemaphore : public Semaphore {
+class ASYNCUV_API BoundedSemaphore : public Semaphore {
 public:
   explicit BoundedSemaphore(std::int64_t value = 1) : Semaphore(value, value) {}
   ScopedAwaiter<BoundedSemaphore> scoped() noexcept { return ScopedAwaiter<BoundedSemaphore>(*this); }
@@ -316,7 +318,7 @@ public:
 
 // asyncio.Condition: wait for a notification while holding a Lock (its own,
 // or one shared with other conditions).
-class Condition {
+class ASYNCUV_API Condition {
 public:
   Condition() noexcept : lock_(&own_) {}
   explicit Condition(Lock& lock) noexcept : lock_(&lock) {}

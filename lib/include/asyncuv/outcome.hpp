@@ -4,6 +4,8 @@
 // exception object in the result list; C++ needs a sum type for that.
 #pragma once
 
+#include "detail/config.hpp"  // first: a C++17 consumer gets one clear #error
+
 #include <exception>
 #include <memory>
 #include <type_traits>

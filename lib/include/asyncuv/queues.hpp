@@ -15,6 +15,8 @@
 // it its turn. Same threading and lifetime rules as locks.hpp.
 #pragma once
 
+#include "detail/config.hpp"  // first: a C++17 consumer gets one clear #error
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -29,14 +31,14 @@
 namespace asyncuv {
 
 // put_nowait() on a full queue (asyncio.QueueFull).
-class QueueFull : public std::runtime_error {
+class ASYNCUV_API QueueFull : public std::runtime_error {
 public:
   QueueFull() : std::runtime_error("QueueFull") {}
   using std::runtime_error::runtime_error;
 };
 
 // get_nowait() on an empty queue (asyncio.QueueEmpty).
-class QueueEmpty : public std::runtime_error {
+class ASYNCUV_API QueueEmpty : public std::runtime_error {
 public:
   QueueEmpty() : std::runtime_error("QueueEmpty") {}
   using std::runtime_error::runtime_error;
@@ -46,7 +48,7 @@ namespace detail {
 
 // Everything about a queue that does not depend on the item type: sizes,
 // waiters, the unfinished-task count.
-class QueueCore {
+class ASYNCUV_API QueueCore {
 public:
   QueueCore(const QueueCore&) = delete;
   QueueCore& operator=(const QueueCore&) = delete;

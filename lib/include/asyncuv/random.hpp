@@ -14,6 +14,8 @@
 // generator per thread, seeded from the OS; `Random` objects are independent.
 #pragma once
 
+#include "detail/config.hpp"  // first: a C++17 consumer gets one clear #error
+
 #include <array>
 #include <concepts>
 #include <cstddef>
@@ -209,7 +211,7 @@ private:
 
 namespace detail {
 // The calling thread's generator behind the module-level functions.
-Random& thread_generator();
+ASYNCUV_API Random& thread_generator();
 }  // namespace detail
 
 // Module-level functions, like `random.seed(42)` etc.: one generator per thread.

@@ -6,6 +6,8 @@
 // loop's handles. Returns main's value or rethrows its exception.
 #pragma once
 
+#include "detail/config.hpp"  // first: a C++17 consumer gets one clear #error
+
 #include <type_traits>
 #include <utility>
 
@@ -15,7 +17,7 @@ namespace asyncuv {
 namespace detail {
 
 // Drives one task to completion on `loop` and shuts the loop down.
-void run_main_task(EventLoop& loop, TaskCore& main);
+ASYNCUV_API void run_main_task(EventLoop& loop, TaskCore& main);
 
 // Uses up `count` "Task-N" numbers of the calling thread, as tasks that
 // asyncio creates internally would (defined in tasks.cpp beside the counter).

@@ -7,6 +7,8 @@
 // small, waits for the timer and never wakes early.
 #pragma once
 
+#include "detail/config.hpp"  // first: a C++17 consumer gets one clear #error
+
 #include <chrono>
 #include <cmath>
 #include <concepts>
@@ -20,7 +22,7 @@
 namespace asyncuv {
 namespace detail {
 
-class SleepBase : protected Suspension, protected TimerEntry {
+class ASYNCUV_API SleepBase : protected Suspension, protected TimerEntry {
 protected:
   // delay_ns <= 0 means "yield once".
   // Until suspension, deadline_ns holds the delay.

@@ -31,6 +31,8 @@
 // the parent then, for its next pass): programs interleave as in Python.
 #pragma once
 
+#include "detail/config.hpp"  // first: a C++17 consumer gets one clear #error
+
 #include <cstddef>
 #include <exception>
 #include <optional>

@@ -7,6 +7,8 @@
 // reference while it is unfinished, so a fire-and-forget task is never lost.
 #pragma once
 
+#include "detail/config.hpp"  // first: a C++17 consumer gets one clear #error
+
 #include <exception>
 #include <functional>
 #include <memory>
@@ -31,7 +33,7 @@ inline TaskCore& running_task(EventLoop* loop = EventLoop::current()) {
 
 // Wakes the awaiting task when the awaited task finishes; cancelling the
 // awaiter cancels the awaited task (asyncio's behaviour, shield() aside).
-class TaskAwaitBase : protected Suspension, protected Listener {
+class ASYNCUV_API TaskAwaitBase : protected Suspension, protected Listener {
 protected:
   explicit TaskAwaitBase(TaskCore* target) noexcept : target_(target) {}
   TaskAwaitBase(TaskAwaitBase&&) = delete;  // registered by address
@@ -57,7 +59,7 @@ private:
 // that hop, so that programs interleave exactly as their Python originals.
 // While it is queued its owner must stay alive: the owner's cancel hook then
 // hands the cancel on (returns true) and raises CancelledError itself.
-struct DeferredWake : Callback {
+struct ASYNCUV_API DeferredWake : Callback {
   DeferredWake() noexcept : Callback(&DeferredWake::run_it) {}
   void fire(TaskCore* t) noexcept {
     task = t;
@@ -86,14 +88,14 @@ struct DeferredWake : Callback {
 };
 
 // Runs a user's done callback through the loop (call_soon), never inline.
-struct CallbackNode : Callback {
+struct ASYNCUV_API CallbackNode : Callback {
   std::function<void()> fn;
   explicit CallbackNode(std::function<void()> f);
   static void run_and_delete(Callback* n) noexcept;
 };
 
 // Schedules `fn` on the running loop (asyncio's loop.call_soon).
-void call_soon(std::function<void()> fn);
+ASYNCUV_API void call_soon(std::function<void()> fn);
 
 // A task's done callbacks run through the loop in asyncio: the pass after
 // the task ends (or, added to a task already done, the next pass). Where
@@ -104,7 +106,7 @@ void call_soon(std::function<void()> fn);
 // its owner is gone (the owner may go while they are queued). A post is one
 // small node from the frame pool, not a std::function: a group of a million
 // children posts a million times.
-class DoneCallbacks {
+class ASYNCUV_API DoneCallbacks {
 public:
   using Fn = void (*)(DoneCallbacks*, TaskCore&) noexcept;
   explicit DoneCallbacks(Fn fn) noexcept : fn_(fn) {}
@@ -124,7 +126,7 @@ private:
   Post* last_ = nullptr;
 };
 
-struct DoneCallbackListener : Listener {
+struct ASYNCUV_API DoneCallbackListener : Listener {
   std::function<void(TaskCore&)> fn;
   explicit DoneCallbackListener(std::function<void(TaskCore&)> f);
   static void fire(Listener* l, TaskCore&) noexcept;

@@ -10,6 +10,8 @@
 // thread.
 #pragma once
 
+#include "detail/config.hpp"  // first: a C++17 consumer gets one clear #error
+
 #include <uv.h>
 
 #include <chrono>
@@ -91,7 +93,7 @@ public:
 // The shared state of a ConcurrentFuture: written once by the loop's thread,
 // read by any thread. Every field below the mutex is guarded by it, except
 // task, which only the loop's thread touches.
-class FutureStateBase : public std::enable_shared_from_this<FutureStateBase> {
+class ASYNCUV_API FutureStateBase : public std::enable_shared_from_this<FutureStateBase> {
 public:
   enum class State : std::uint8_t { pending, done, cancelled };
 
@@ -216,7 +218,7 @@ struct Launch {
 
 // A timeout in seconds (Python's `timeout=`) as a wait: <= 0 polls, a huge
 // one waits forever.
-std::chrono::nanoseconds to_timeout(double seconds);
+ASYNCUV_API std::chrono::nanoseconds to_timeout(double seconds);
 template <class Rep, class Period>
 std::chrono::nanoseconds to_timeout(std::chrono::duration<Rep, Period> d) {
   if (d <= d.zero()) return std::chrono::nanoseconds(0);

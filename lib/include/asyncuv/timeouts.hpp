@@ -41,6 +41,8 @@
 // returns the task's result if the task was already done when the cancel came).
 #pragma once
 
+#include "detail/config.hpp"  // first: a C++17 consumer gets one clear #error
+
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -68,7 +70,7 @@ using scope_result_t = awaited_t<decltype(make_body(std::declval<Body&>(), std::
 template <class Body, class Scope>
 concept ScopeBody = requires(Body& b, Scope& s) { typename scope_result_t<Body, Scope>; };
 
-bool is_cancelled_error(const std::exception_ptr& e) noexcept;
+ASYNCUV_API bool is_cancelled_error(const std::exception_ptr& e) noexcept;
 
 // The shape every `async with` takes here: enter(), the body, then
 // exit(error) with whatever the body threw — awaited when exit() is
@@ -97,7 +99,7 @@ auto run_scope(Scope& scope, Body body) -> Coro<scope_result_t<Body, Scope>> {
 
 }  // namespace detail
 
-class Timeout : detail::TimerCall {
+class ASYNCUV_API Timeout : detail::TimerCall {
 public:
   // Python's Timeout(when): a deadline in loop time, or never.
   explicit Timeout(std::optional<double> when) noexcept;
@@ -140,7 +142,7 @@ auto Timeout::run(Body body) -> Coro<detail::scope_result_t<Body, Timeout>> {
 }
 
 // Timeout cm = timeout(1.0) / timeout(1s) / timeout(std::nullopt).
-Timeout timeout(std::optional<double> delay);
+ASYNCUV_API Timeout timeout(std::optional<double> delay);
 template <class Rep, class Period>
 Timeout timeout(std::chrono::duration<Rep, Period> delay) {
   return timeout(detail::to_seconds(delay));
@@ -176,7 +178,7 @@ namespace detail {
 
 // asyncio's _cancel_and_wait(): cancel t, wait until it is done. Cancelling
 // us abandons the wait without handing the cancel on again.
-Coro<void> cancel_and_wait(TaskCore* t);
+ASYNCUV_API Coro<void> cancel_and_wait(TaskCore* t);
 
 template <class T>
 T result_or_timeout(const Task<T>& t) {

@@ -34,6 +34,8 @@
 // awaiter gets CancelledError too.
 #pragma once
 
+#include "detail/config.hpp"  // first: a C++17 consumer gets one clear #error
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -73,7 +75,7 @@ inline constexpr std::uint64_t no_deadline = UINT64_MAX;
 
 // The loop clock (uv_hrtime) deadline `seconds` from now; <= 0 means "now",
 // i.e. the timer fires on the next loop iteration, as call_later(0) does.
-std::uint64_t deadline_after(double seconds);
+ASYNCUV_API std::uint64_t deadline_after(double seconds);
 inline std::uint64_t deadline_after(std::optional<double> seconds) {
   return seconds ? deadline_after(*seconds) : no_deadline;
 }
@@ -88,7 +90,7 @@ std::optional<double> to_seconds(std::chrono::duration<Rep, Period> d) {
 // tasks: cancelling the awaiter abandons the wait (CancelledError). Like
 // Python's, it always yields to the loop at least once. The task array must
 // outlive the awaiter and hold no duplicates.
-class TaskSetWait : Suspension, Listener, TimerCall {
+class ASYNCUV_API TaskSetWait : Suspension, Listener, TimerCall {
 public:
   TaskSetWait(TaskCore* const* tasks, std::size_t n, ReturnWhen when, std::uint64_t deadline = no_deadline) noexcept
       : tasks_(tasks), n_(n), when_(when) {
@@ -136,7 +138,7 @@ void drop_duplicates(std::vector<Task<T>>& tasks) {
   tasks = std::move(unique);
 }
 
-void check_return_when(ReturnWhen when);
+ASYNCUV_API void check_return_when(ReturnWhen when);
 
 template <class T>
 std::vector<TaskCore*> cores_of(const std::vector<Task<T>>& tasks) {
@@ -173,7 +175,7 @@ class AsCompletedNext;
 // order, the waiters in arrival order (Python's Queue of done futures). A
 // task joins the queue through a done callback (a pass after it ends), and
 // a waiter wakes on the pass after that, as in asyncio.
-class AsCompletedState : Listener, TimerCall, DoneCallbacks {
+class ASYNCUV_API AsCompletedState : Listener, TimerCall, DoneCallbacks {
 public:
   AsCompletedState(std::vector<TaskCore*> tasks, std::uint64_t deadline);
   AsCompletedState(AsCompletedState&&) = delete;
@@ -200,7 +202,7 @@ private:
 };
 
 // One await on an AsCompleted: the next finished task, or TimeoutError.
-class AsCompletedNext : Suspension {
+class ASYNCUV_API AsCompletedNext : Suspension {
 public:
   explicit AsCompletedNext(AsCompletedState* s) noexcept : state_(s) {}
   AsCompletedNext(AsCompletedNext&&) = delete;
