@@ -438,3 +438,37 @@ TEST_CASE("awaiting an already finished task does not deliver a pending cancel")
 }
 
 }  // namespace
+
+TEST_CASE("current_task() and all_tasks(): type-erased handles, as asyncio's") {
+  run([]() -> Coro<void> {
+    AnyTask me = current_task();
+    REQUIRE(me.valid());
+    CHECK_FALSE(me.done());
+    auto child = create_task([]() -> Coro<int> {
+      co_await sleep(0.01);
+      co_return 1;
+    }(), "child");
+    std::vector<AnyTask> all = all_tasks();
+    REQUIRE(all.size() == 2);
+    CHECK(all[0] == me);
+    CHECK(all[1] == AnyTask(child));
+    CHECK(all[1].get_name() == "child");
+    AnyTask seen_in_child;
+    auto probe = create_task([](AnyTask& seen) -> Coro<void> {
+      seen = current_task();
+      co_return;
+    }(seen_in_child));
+    co_await probe;
+    CHECK(seen_in_child == AnyTask(probe));
+    CHECK(seen_in_child.done());
+    CHECK(all_tasks().size() == 2);  // probe is done
+    CHECK(all[1].cancel());
+    co_await sleep(0);
+    CHECK(child.cancelled());
+    bool in_callback_empty = false;
+    get_running_loop().call_soon([&] { in_callback_empty = !current_task().valid(); });
+    co_await sleep(0);
+    CHECK(in_callback_empty);
+  }());
+  CHECK_THROWS_WITH_AS(current_task(), "no running event loop", RuntimeError);
+}

@@ -34,7 +34,7 @@ Coro<int> fail_after(std::string msg, std::chrono::milliseconds d) {
 
 template <class T>
 bool contains(const std::vector<Task<T>>& v, const Task<T>& t) {
-  return std::any_of(v.begin(), v.end(), [&](const Task<T>& x) { return x.promise() == t.promise(); });
+  return std::any_of(v.begin(), v.end(), [&](const Task<T>& x) { return x == t; });
 }
 
 double now() { return get_running_loop().time(); }
@@ -73,7 +73,7 @@ TEST_CASE("wait: ALL_COMPLETED waits for every task; done keeps input order (tes
     CHECK(now() - t0 >= 0.009);
     REQUIRE(done.size() == 2);
     CHECK(pending.empty());
-    CHECK(done[0].promise() == a.promise());
+    CHECK(done[0] == a);
     CHECK(done[1].result() == 2);
     // Waiting again on done tasks returns at once (after one yield).
     auto again = co_await wait(done);
@@ -87,9 +87,9 @@ TEST_CASE("wait: FIRST_COMPLETED returns as soon as one task is done") {
     auto fast = create_task(value_after(2, 2ms));
     auto r = co_await wait(tasks(slow, fast), FIRST_COMPLETED);
     REQUIRE(r.done.size() == 1);
-    CHECK(r.done[0].promise() == fast.promise());
+    CHECK(r.done[0] == fast);
     REQUIRE(r.pending.size() == 1);
-    CHECK(r.pending[0].promise() == slow.promise());
+    CHECK(r.pending[0] == slow);
     CHECK_FALSE(slow.done());  // never cancelled by wait
     slow.cancel();
   }());
@@ -225,8 +225,8 @@ TEST_CASE("as_completed: an awaitable raises the task's exception; next() gives 
     auto ac = as_completed(tasks(good, bad));  // both already done: input order
     Task<int> first = co_await ac.next();
     Task<int> second = co_await ac.next();
-    CHECK(first.promise() == good.promise());
-    CHECK(second.promise() == bad.promise());
+    CHECK(first == good);
+    CHECK(second == bad);
     CHECK(co_await outcome(wrap_next(ac)) == "error as_completed(): every task has been yielded");
   }());
 }

@@ -566,3 +566,20 @@ bool SleepBase::on_cancel(Suspension* s) noexcept {
 }
 
 }  // namespace asyncuv::detail
+
+namespace asyncuv {
+
+AnyTask current_task() {
+  return AnyTask(get_running_loop().running_task());
+}
+
+std::vector<AnyTask> all_tasks() {
+  std::vector<AnyTask> tasks;
+  for (detail::TaskCore* t = get_running_loop().registered_tasks(); t; t = t->next_task) {
+    if (!t->done()) tasks.emplace_back(t);
+  }
+  std::reverse(tasks.begin(), tasks.end());  // creation order
+  return tasks;
+}
+
+}  // namespace asyncuv

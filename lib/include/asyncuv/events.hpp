@@ -364,6 +364,9 @@ public:
   // a sweep finds it finished (a singly linked list swept in amortised O(1)
   // per task costs a task 8 bytes instead of the 16 of a doubly linked one).
   void register_task(detail::TaskCore* t) noexcept;
+  // The registry's first task (pending and finished ones, newest first,
+  // linked through TaskCore::next_task): all_tasks() walks it.
+  detail::TaskCore* registered_tasks() const noexcept { return tasks_; }
   void task_finished() noexcept {
     --pending_;
     ++finished_;

@@ -92,7 +92,7 @@ private:
   static TaskCore* child_at(const void* tasks, std::size_t i) noexcept {
     const TaskT& t = static_cast<const TaskT*>(tasks)[i];
     if constexpr (std::is_pointer_v<TaskT>) return t;
-    else return t.promise();
+    else return detail::TaskAccess::promise(t);
   }
   TaskCore* child(std::size_t i) const noexcept { return child_(tasks_, i); }
   static void on_child_done(Listener* l, TaskCore& child) noexcept;
@@ -117,8 +117,8 @@ gathered_t<T> value_of(const Task<T>& t) {
                 "gather copies the result of a Task it was given as an lvalue, and this T cannot be "
                 "copied: pass the task (or the vector of tasks) with std::move to hand its result over");
   if constexpr (std::is_void_v<T>) return {};
-  else if constexpr (Take) return t.promise()->move_out();
-  else return t.promise()->peek();
+  else if constexpr (Take) return detail::TaskAccess::promise(t)->move_out();
+  else return detail::TaskAccess::promise(t)->peek();
 }
 
 template <bool Take, class T>
@@ -126,7 +126,7 @@ Outcome<T> outcome_of(const Task<T>& t) {
   static_assert(Take || copyable_result_v<T>,
                 "gather copies the result of a Task it was given as an lvalue, and this T cannot be "
                 "copied: pass the task (or the vector of tasks) with std::move to hand its result over");
-  auto* p = t.promise();
+  auto* p = detail::TaskAccess::promise(t);
   if (auto e = p->outcome_error()) return Outcome<T>(e);
   if constexpr (std::is_void_v<T>) return Outcome<void>();
   else if constexpr (Take) return Outcome<T>(p->move_out());
@@ -136,7 +136,7 @@ Outcome<T> outcome_of(const Task<T>& t) {
 // Takes: a std::integer_sequence<bool, ...> of value_of's Take per child.
 template <class Takes, class... T>
 Coro<std::tuple<gathered_t<T>...>> gather_tasks(Task<T>... tasks) {
-  const std::array<TaskCore*, sizeof...(T)> cores{tasks.promise()...};
+  const std::array<TaskCore*, sizeof...(T)> cores{detail::TaskAccess::promise(tasks)...};
   co_await GatherWait(cores.data(), cores.size(), false);
   co_return[&]<bool... Take>(std::integer_sequence<bool, Take...>) {
     return std::tuple<gathered_t<T>...>{value_of<Take>(tasks)...};
@@ -145,7 +145,7 @@ Coro<std::tuple<gathered_t<T>...>> gather_tasks(Task<T>... tasks) {
 
 template <class Takes, class... T>
 Coro<std::tuple<Outcome<T>...>> gather_outcomes(Task<T>... tasks) {
-  const std::array<TaskCore*, sizeof...(T)> cores{tasks.promise()...};
+  const std::array<TaskCore*, sizeof...(T)> cores{detail::TaskAccess::promise(tasks)...};
   co_await GatherWait(cores.data(), cores.size(), true);
   co_return[&]<bool... Take>(std::integer_sequence<bool, Take...>) {
     return std::tuple<Outcome<T>...>{outcome_of<Take>(tasks)...};

@@ -29,8 +29,8 @@ template <class T>
 T run(Coro<T> main) {
   EventLoop loop;  // throws when a loop already runs on this thread
   Task<T> task = create_task(std::move(main));
-  detail::run_main_task(loop, *task.promise());
-  auto* p = task.promise();
+  detail::run_main_task(loop, *detail::TaskAccess::promise(task));
+  auto* p = detail::TaskAccess::promise(task);
   p->check_result();
   if constexpr (!std::is_void_v<T>) return p->move_out();
 }

@@ -57,7 +57,7 @@ public:
   Task<T> create_task(Coro<T>&& coro) {
     check_can_create();
     Task<T> t = asyncuv::create_task(std::move(coro));
-    adopt(t.promise());
+    adopt(detail::TaskAccess::promise(t));
     return t;
   }
   template <class T>

@@ -15,6 +15,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "coroutines.hpp"
 
@@ -22,6 +23,16 @@ namespace asyncuv {
 
 template <class T = void>
 class Task;
+
+namespace detail {
+// How the library reaches a task's promise (not part of the public API).
+struct TaskAccess {
+  template <class T>
+  static auto* promise(const Task<T>& t) noexcept {
+    return t.p_;
+  }
+};
+}  // namespace detail
 
 namespace detail {
 
@@ -230,9 +241,11 @@ public:
   Awaiter<false> operator co_await() const& { return Awaiter<false>(&core_promise()); }
   Awaiter<true> operator co_await() const&& { return Awaiter<true>(&core_promise()); }
 
-  promise_type* promise() const noexcept { return p_; }
+  // Two handles on the same task (Python tasks compare by identity).
+  friend bool operator==(const Task& a, const Task& b) noexcept { return a.p_ == b.p_; }
 
 private:
+  friend struct detail::TaskAccess;
   promise_type& core_promise() const {
     if (!p_) throw InvalidStateError("empty Task handle");
     return *p_;
@@ -259,6 +272,56 @@ Task<T> create_task(Coro<T>&& coro, std::string name) {
   t.set_name(std::move(name));
   return t;
 }
+
+// asyncio.current_task() / all_tasks() hand out tasks whose result type the
+// caller does not know: AnyTask is a Task<T> handle without the T (name,
+// state, cancel; no result). Compares equal to another handle on the same
+// task, as Python tasks compare by identity.
+class AnyTask {
+public:
+  AnyTask() noexcept = default;
+  template <class T>
+  AnyTask(const Task<T>& t) noexcept : AnyTask(detail::TaskAccess::promise(t)) {}  // NOLINT: implicit, like Python's duck typing
+  explicit AnyTask(detail::TaskCore* c) noexcept : c_(c) {
+    if (c_) c_->incref();
+  }
+  AnyTask(const AnyTask& o) noexcept : AnyTask(o.c_) {}
+  AnyTask(AnyTask&& o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
+  AnyTask& operator=(AnyTask o) noexcept {
+    std::swap(c_, o.c_);
+    return *this;
+  }
+  ~AnyTask() {
+    if (c_) c_->decref();
+  }
+
+  bool valid() const noexcept { return c_ != nullptr; }
+  explicit operator bool() const noexcept { return valid(); }
+  bool done() const { return core().done(); }
+  bool cancelled() const { return core().state == detail::TaskCore::State::cancelled; }
+  bool cancel() { return core().cancel(); }
+  int cancelling() const { return core().cancel_requests; }
+  int uncancel() { return core().uncancel(); }
+  std::string get_name() const { return core().name(); }
+  void set_name(std::string name) { core().set_name(std::move(name)); }
+
+  friend bool operator==(const AnyTask& a, const AnyTask& b) noexcept { return a.c_ == b.c_; }
+
+private:
+  detail::TaskCore& core() const {
+    if (!c_) throw InvalidStateError("empty Task handle");
+    return *c_;
+  }
+  detail::TaskCore* c_ = nullptr;
+};
+
+// asyncio.current_task(): the task running now; an empty handle (Python's
+// None) in a plain callback. RuntimeError("no running event loop") outside
+// a loop.
+AnyTask current_task();
+
+// asyncio.all_tasks(): the running loop's tasks that are not done.
+std::vector<AnyTask> all_tasks();
 
 // For APIs that take "an awaitable": a Task as it is, a Coro as a new task.
 template <class T>

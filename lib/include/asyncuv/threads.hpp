@@ -208,7 +208,7 @@ struct Launch {
     auto s = std::move(state);
     try {
       Task<void> t = create_task(bridge<T>(std::move(coro), FutureGuard<T>(s)));
-      s->task = t.promise();
+      s->task = detail::TaskAccess::promise(t);
     } catch (...) {
       s->set_exception(std::current_exception());
       throw;

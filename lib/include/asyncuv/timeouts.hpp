@@ -190,12 +190,12 @@ template <class T>
 Coro<T> wait_for_task(Task<T> t, double timeout) {
   if (timeout <= 0) {
     if (t.done()) co_return t.result();
-    co_await cancel_and_wait(t.promise());
+    co_await cancel_and_wait(detail::TaskAccess::promise(t));
     co_return result_or_timeout(t);
   }
   bool cancelled = false;
   {
-    TaskCore* const one[1] = {t.promise()};
+    TaskCore* const one[1] = {detail::TaskAccess::promise(t)};
     TaskSetWait waiter(one, 1, ReturnWhen::first_completed, deadline_after(timeout));
     try {
       co_await waiter;
@@ -205,7 +205,7 @@ Coro<T> wait_for_task(Task<T> t, double timeout) {
   }
   if (t.done()) co_return t.result();  // 3.11: even when we were cancelled
   // The task must not outlive wait_for (bpo-32751): cancel it and wait.
-  co_await cancel_and_wait(t.promise());
+  co_await cancel_and_wait(detail::TaskAccess::promise(t));
   if (cancelled) throw CancelledError();
   co_return result_or_timeout(t);  // its value if it swallowed the cancel
 }

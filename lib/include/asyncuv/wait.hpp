@@ -129,9 +129,9 @@ void drop_duplicates(std::vector<Task<T>>& tasks) {
   for (auto& t : tasks) {
     bool dup = false;
     if (small) {
-      for (const auto& u : unique) dup = dup || u.promise() == t.promise();
+      for (const auto& u : unique) dup = dup || detail::TaskAccess::promise(u) == detail::TaskAccess::promise(t);
     } else {
-      dup = !seen.insert(t.promise()).second;
+      dup = !seen.insert(detail::TaskAccess::promise(t)).second;
     }
     if (!dup) unique.push_back(std::move(t));
   }
@@ -144,7 +144,7 @@ template <class T>
 std::vector<TaskCore*> cores_of(const std::vector<Task<T>>& tasks) {
   std::vector<TaskCore*> cores;
   cores.reserve(tasks.size());
-  for (const auto& t : tasks) cores.push_back(t.promise());
+  for (const auto& t : tasks) cores.push_back(detail::TaskAccess::promise(t));
   return cores;
 }
 
@@ -163,7 +163,7 @@ Coro<WaitResult<T>> wait_tasks(std::vector<Task<T>> tasks, ReturnWhen when, std:
 template <class T>
 Coro<T> shield_task(Task<T> t) {
   if (!t.done()) {  // Python's shortcut: a done task is returned as it is
-    TaskCore* const one[1] = {t.promise()};
+    TaskCore* const one[1] = {detail::TaskAccess::promise(t)};
     co_await TaskSetWait(one, 1, ReturnWhen::first_completed);
   }
   co_return t.result();
