@@ -19,7 +19,7 @@ void WorkBase::on_after_work(uv_work_t* req, int status) noexcept {
     delete w;
     return;
   }
-  if (status == UV_ECANCELED) w->error = std::make_exception_ptr(CancelledError());
+  if (status == UV_ECANCELED) w->error = detail::cancelled_error();
   a->finished_ = true;
   a->task->wake();
 }
@@ -128,7 +128,7 @@ void FutureStateBase::check_result(std::chrono::nanoseconds timeout) const {
   wait_locked(lock, timeout);
   switch (state_) {
     case State::pending: throw TimeoutError();
-    case State::cancelled: throw CancelledError();
+    case State::cancelled: detail::throw_cancelled();
     case State::done: break;
   }
   if (error_) std::rethrow_exception(error_);
@@ -138,7 +138,7 @@ std::exception_ptr FutureStateBase::exception(std::chrono::nanoseconds timeout) 
   std::unique_lock lock(mutex_);
   wait_locked(lock, timeout);
   if (state_ == State::pending) throw TimeoutError();
-  if (state_ == State::cancelled) throw CancelledError();
+  if (state_ == State::cancelled) detail::throw_cancelled();
   return error_;
 }
 

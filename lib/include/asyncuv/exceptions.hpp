@@ -5,6 +5,7 @@
 // cancellation, and `catch (const std::exception&)` must not swallow ours.
 #pragma once
 
+#include <exception>
 #include <stdexcept>
 #include <string>
 
@@ -36,5 +37,22 @@ class InvalidStateError : public std::logic_error {
 public:
   using std::logic_error::logic_error;
 };
+
+namespace detail {
+
+// The CancelledError the library raises: one object per thread, made before
+// it is needed (the first loop of a thread makes it) and shared by every
+// cancelled task, instead of one allocated per task. A storm of cancels then
+// costs no memory per task (each stored error is a reference), which is what
+// lets run() shut a million tasks down cleanly when memory has run out; the
+// runtime's emergency pool covers the small record each rethrow needs while
+// it propagates.
+const std::exception_ptr& cancelled_error() noexcept;
+[[noreturn]] void throw_cancelled();
+// Likewise one std::bad_alloc per thread, which a task that fails for lack
+// of memory keeps instead of its own (see TaskCore::capture_exception).
+const std::exception_ptr& out_of_memory_error() noexcept;
+
+}  // namespace detail
 
 }  // namespace asyncuv

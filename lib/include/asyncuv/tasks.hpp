@@ -78,7 +78,7 @@ struct DeferredWake : Callback {
     return true;
   }
   void rethrow_cancel() const {
-    if (cancelled) throw CancelledError();
+    if (cancelled) detail::throw_cancelled();
   }
   TaskCore* task = nullptr;
   bool queued = false;
@@ -155,7 +155,11 @@ public:
   bool valid() const noexcept { return p_ != nullptr; }
   bool done() const { return core().done(); }
   bool cancelled() const { return core().state == detail::TaskCore::State::cancelled; }
-  bool cancel() { return core().cancel(); }
+  bool cancel() {
+    auto& c = core();
+    if (!c.done()) detail::check_loop_thread();
+    return c.cancel();
+  }
   // Python 3.11's Task.cancelling() / uncancel(): pending cancel requests.
   int cancelling() const { return core().cancel_requests; }
   int uncancel() { return core().uncancel(); }
@@ -172,7 +176,7 @@ public:
   // InvalidStateError while pending.
   std::exception_ptr exception() const {
     if (!core().done()) throw InvalidStateError("Exception is not set.");
-    if (cancelled()) throw CancelledError();
+    if (cancelled()) detail::throw_cancelled();
     p_->retrieved = true;
     return p_->error_or_null();
   }
