@@ -232,7 +232,7 @@ TEST_CASE("out of memory: create_task's bad_alloc reaches run()'s caller, every 
   REQUIRE(pid >= 0);
   if (pid == 0) {
     close(fds[0]);
-    oom_child(fds[1], std::size_t{128} << 20);
+    oom_child(fds[1], std::size_t{64} << 20);
   }
   close(fds[1]);
   std::string verdict;
