@@ -393,18 +393,20 @@ struct DepthMark {
   ~DepthMark() { destroyed_depths.push_back(depth); }
 };
 
-// Swallows every cancel at the bottom: the task is abandoned at shutdown.
-Coro<void> nest(int depth, int levels, Event& never) {
-  DepthMark mark{depth};
-  if (depth + 1 == levels) {
-    for (;;) {
-      try {
-        co_await never.wait();
-      } catch (const CancelledError&) {
-      }
+// Swallows every cancel: the task is abandoned at shutdown.
+Coro<void> wait_forever(Event& never) {
+  for (;;) {
+    try {
+      co_await never.wait();
+    } catch (const CancelledError&) {
     }
   }
-  co_await nest(depth + 1, levels, never);
+}
+
+Coro<void> nest(int depth, int levels, Event& never) {
+  DepthMark mark{depth};
+  if (depth + 1 < levels) co_await nest(depth + 1, levels, never);
+  else co_await wait_forever(never);
 }
 
 }  // namespace
