@@ -1,9 +1,14 @@
 // events.cpp — the event loop: the only code that calls uv_run.
 #include "asyncuv/events.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -34,6 +39,25 @@ std::string describe(const std::exception_ptr& e) {
   } catch (...) {
     return "unknown exception";
   }
+}
+
+// libuv takes descriptors 0-2 for standard streams: one of its own landing
+// there (the epoll fd of a program started with `<&-`, `>&-` or `2>&-`) fails
+// an assertion when closed. As Node.js does at startup, every closed standard
+// descriptor is reopened on /dev/null before the first loop exists, so that
+// nothing ever lands there. open() returns the lowest free descriptor, and
+// the ones below are open by then, so each lands on its own number.
+void reopen_closed_stdio() noexcept {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    const int opened = open("/dev/null", O_RDWR);
+    if (opened != fd && opened >= 0) close(opened);  // someone raced us to it: leave theirs
+  }
+}
+
+void reopen_closed_stdio_once() noexcept {
+  static const bool done = (reopen_closed_stdio(), true);
+  static_cast<void>(done);
 }
 
 }  // namespace
@@ -137,6 +161,9 @@ void TimerHeap::sift_down(std::size_t i) noexcept {
 
 EventLoop::EventLoop() : drain_stop_(&EventLoop::on_drain_stop) {
   if (current_) throw RuntimeError("asyncuv.run() cannot be called from a running event loop");
+  reopen_closed_stdio_once();
+  static_cast<void>(detail::cancelled_error());  // made now, while memory is plentiful
+  static_cast<void>(detail::out_of_memory_error());
   check_uv(uv_loop_init(&uv_));
   int rc = idle_.open(handles_, [&](uv_idle_t* h) { return uv_idle_init(&uv_, h); });
   if (rc == 0) rc = timer_.open(handles_, [&](uv_timer_t* h) { return uv_timer_init(&uv_, h); });
@@ -421,7 +448,23 @@ void EventLoop::drop_ready_queue() noexcept {
 
 // ---- the callback API ----
 
-void EventLoop::throw_wrong_thread() {
+void EventLoop::throw_wrong_thread() { detail::throw_wrong_thread(); }
+
+const std::exception_ptr& detail::cancelled_error() noexcept {
+  // (Should even this first allocation fail, make_exception_ptr's object
+  // comes from the runtime's emergency pool.)
+  static thread_local const std::exception_ptr error = std::make_exception_ptr(CancelledError());
+  return error;
+}
+
+void detail::throw_cancelled() { std::rethrow_exception(cancelled_error()); }
+
+const std::exception_ptr& detail::out_of_memory_error() noexcept {
+  static thread_local const std::exception_ptr error = std::make_exception_ptr(std::bad_alloc());
+  return error;
+}
+
+void detail::throw_wrong_thread() {
   throw RuntimeError("Non-thread-safe operation invoked on an event loop other than the current one");
 }
 
@@ -511,12 +554,14 @@ namespace detail {
 void HandleState::on_ready(Callback* c) noexcept {
   auto* s = static_cast<HandleState*>(c);
   if (!s->cancelled()) {
+    s->running_ = true;
     try {
       s->invoke();
     } catch (...) {
       if (EventLoop* loop = EventLoop::current())
         loop->call_exception_handler({"Exception in callback", std::current_exception(), {}});
     }
+    s->running_ = false;
   }
   s->discard();
   s->release();  // the loop's reference
@@ -535,7 +580,7 @@ void HandleState::cancel() noexcept {
   // reference too) and a timer leaves the heap, so it no longer keeps the
   // loop awake. Elsewhere the flag is all: the loop skips it when it is due.
   EventLoop* here = EventLoop::current();
-  if (here != loop) return;
+  if (here != loop || running_) return;  // running: on_ready discards it after the call
   if (queued()) {
     here->remove_timer(this);
     discard();

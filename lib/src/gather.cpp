@@ -78,7 +78,7 @@ void GatherWait::await_resume() {
   if (task) task->throw_if_cancelled();
   wake_.rethrow_cancel();
   if (error_) std::rethrow_exception(error_);
-  if (cancel_requested_) throw CancelledError();
+  if (cancel_requested_) detail::throw_cancelled();
 }
 
 }  // namespace asyncuv::detail

@@ -59,8 +59,9 @@ void wake(WaitNode* n) noexcept {
 
 // ---- Event ----
 
-void Event::set() noexcept {
+void Event::set() {
   if (value_) return;
+  if (!waiters_.empty()) detail::check_loop_thread();
   value_ = true;
   while (detail::WaitNode* n = waiters_.pop_front()) detail::wake(n);
 }
@@ -69,6 +70,7 @@ void Event::set() noexcept {
 
 void Lock::release() {
   if (!locked_) throw RuntimeError("Lock is not acquired.");
+  if (!waiters_.empty()) detail::check_loop_thread();
   locked_ = false;
   wake_up_first();
 }
@@ -101,6 +103,10 @@ Semaphore::Semaphore(std::int64_t value, std::int64_t bound) : value_(value), bo
 
 void Semaphore::release() {
   if (bound_ >= 0 && value_ >= bound_) throw std::invalid_argument("BoundedSemaphore released too many times");
+  // Python's counter has no ceiling; ours stops at INT64_MAX with ValueError
+  // rather than wrapping (which would be undefined behaviour).
+  if (value_ == INT64_MAX) throw std::invalid_argument("Semaphore released too many times (value would exceed INT64_MAX)");
+  if (!waiters_.empty()) detail::check_loop_thread();
   ++value_;
   wake_up_next();
 }
@@ -166,12 +172,13 @@ Coro<bool> Condition::wait() {
       cancelled = true;
     }
   }
-  if (cancelled) throw CancelledError();
+  if (cancelled) detail::throw_cancelled();
   co_return true;
 }
 
 void Condition::notify(std::size_t n) {
   if (!locked()) throw RuntimeError("cannot notify on un-acquired lock");
+  if (!waiters_.empty()) detail::check_loop_thread();
   for (std::size_t i = 0; i < n; ++i) {
     detail::WaitNode* w = waiters_.pop_front();
     if (!w) break;

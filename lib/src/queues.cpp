@@ -6,7 +6,13 @@ namespace asyncuv::detail {
 
 void QueueCore::task_done() {
   if (unfinished_ == 0) throw std::invalid_argument("task_done() called too many times");
-  if (--unfinished_ == 0) finished_.set();
+  if (--unfinished_ > 0) return;
+  try {
+    finished_.set();
+  } catch (...) {  // the wrong thread: nothing changed
+    ++unfinished_;
+    throw;
+  }
 }
 
 // asyncio's _wakeup_next: the first waiter leaves the queue and gets its turn
@@ -16,6 +22,7 @@ void QueueCore::wakeup_next(WaitList& waiters) noexcept {
   if (!n) return;
   auto* w = static_cast<Waiter*>(n);
   w->woken = true;
+  woken_.push_back(w);
   EventLoop::current()->schedule(static_cast<Callback*>(w));
 }
 
@@ -26,9 +33,11 @@ void QueueCore::wakeup_next(WaitList& waiters) noexcept {
 void QueueCore::Waiter::on_turn(Callback* c) noexcept {
   auto* w = static_cast<Waiter*>(c);
   w->woken = false;
+  if (w->orphaned) return TaskCore::step(w->task, EventLoop::current());  // resumed() throws
+  WaitList::unlink(w);  // from woken_
   if (w->cancelled_) {
     // Woken, then cancelled before it ran: the wake-up is not lost.
-    if (!w->blocked()) wakeup_next(w->list());
+    if (!w->blocked()) w->q_->wakeup_next(w->list());
   } else if (w->blocked()) {
     w->list().push_back(w);
     return;

@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <new>
+#include <typeinfo>
 #include <unordered_map>
 #include <vector>
 
@@ -41,10 +43,15 @@ std::unordered_map<const TaskCore*, std::string>& custom_names() {
   return names;
 }
 
-void report(const char* message, std::exception_ptr e, std::string task_name) {
-  ExceptionContext ctx{message, std::move(e), std::move(task_name)};
-  if (EventLoop* loop = EventLoop::current()) loop->call_exception_handler(ctx);
-  else default_exception_handler(ctx);
+// Called where nothing may throw: a report that cannot be made for lack of
+// memory is skipped.
+void report(const char* message, std::exception_ptr e, const TaskCore* task) noexcept {
+  try {
+    ExceptionContext ctx{message, std::move(e), task ? task->name() : std::string()};
+    if (EventLoop* loop = EventLoop::current()) loop->call_exception_handler(ctx);
+    else default_exception_handler(ctx);
+  } catch (...) {
+  }
 }
 
 }  // namespace
@@ -53,28 +60,41 @@ void skip_task_ids(unsigned count) noexcept {
   for (; count > 0; --count) next_task_id();
 }
 
-constinit thread_local int FrameReaper::depth_ = 0;
-constinit thread_local std::coroutine_handle<> FrameReaper::pending_{};
-
-void FrameReaper::drain() noexcept {
-  ++depth_;
-  while (std::coroutine_handle<> h = pending_) {
-    pending_ = core_of(h)->continuation;
-    h.destroy();  // may queue more, below max_depth levels from here
+void FrameReaper::destroy_chain(std::coroutine_handle<> top) noexcept {
+  std::coroutine_handle<> h = top;
+  while (CoroAwaitLink* a = core_of(h)->awaiting) h = a->child;
+  while (h != top) {  // h: the innermost frame left; its parent awaits it
+    const std::coroutine_handle<> up = core_of(h)->continuation;
+    TaskCore* parent = core_of(up);
+    parent->awaiting->child = {};  // the parent's Awaiter no longer owns it
+    parent->awaiting = nullptr;
+    h.destroy();
+    h = up;
   }
-  --depth_;
+  top.destroy();
 }
 
 void TaskCore::capture_exception() noexcept {
   // The error takes the place of suspended_on, which is null while we run.
-  std::construct_at(&error, std::current_exception());
+  std::construct_at(&error, kept_exception());
   has_error = true;
+}
+
+// What the frame keeps of the exception it ends with. A plain std::bad_alloc
+// is kept as the thread's shared one: when memory runs out, thousands of
+// tasks may fail at once, and each kept exception object would hold a slot
+// of the runtime's small emergency pool (std::terminate once it is empty).
+// The one in flight is freed as soon as this handler returns.
+std::exception_ptr TaskCore::kept_exception() noexcept {
   try {
     throw;
   } catch (const CancelledError&) {
     error_is_cancel = true;
+  } catch (const std::bad_alloc& e) {
+    if (typeid(e) == typeid(std::bad_alloc)) return out_of_memory_error();
   } catch (...) {
   }
+  return std::current_exception();
 }
 
 void TaskCore::start_task(EventLoop& loop, void* own_frame) {
@@ -355,15 +375,15 @@ void TaskCore::remove_shared_listener(Listener* l) noexcept {
 void TaskCore::check_result() const {
   if (!done()) throw InvalidStateError("Result is not set.");
   if (state == State::cancelled) {
-    if (has_error) std::rethrow_exception(error);
-    throw CancelledError();
+    if (has_error) std::rethrow_exception(error);  // the task's own CancelledError("msg")
+    detail::throw_cancelled();
   }
   const_cast<TaskCore*>(this)->retrieved = true;
   if (has_error) std::rethrow_exception(error);
 }
 
 std::exception_ptr TaskCore::outcome_error() const {
-  if (state == State::cancelled) return has_error ? error : std::make_exception_ptr(CancelledError());
+  if (state == State::cancelled) return has_error ? error : detail::cancelled_error();
   const_cast<TaskCore*>(this)->retrieved = true;
   return error_or_null();
 }
@@ -380,7 +400,7 @@ void TaskCore::last_references() noexcept {
 void TaskCore::report_if_unretrieved() noexcept {
   if (refs != 1 || !unretrieved_error()) return;  // a handle came back, or reported already
   retrieved = true;
-  report("Task exception was never retrieved", error, name());
+  report("Task exception was never retrieved", error, this);
 }
 
 void TaskCore::abandon() noexcept {
@@ -390,7 +410,7 @@ void TaskCore::abandon() noexcept {
 
 void TaskCore::destroy() noexcept {
   if (state == State::done && has_error && !retrieved) {
-    report("Task exception was never retrieved", error, name());
+    report("Task exception was never retrieved", error, this);
   }
   const std::uintptr_t slot = std::exchange(listener_slot, 0);
   if (!(slot & shared_tag)) {
@@ -451,7 +471,7 @@ void CallbackNode::run_and_delete(Callback* n) noexcept {
   try {
     self->fn();
   } catch (...) {
-    report("Exception in callback", std::current_exception(), {});
+    report("Exception in callback", std::current_exception(), nullptr);
   }
   delete self;
 }
@@ -471,7 +491,7 @@ void DoneCallbackListener::fire(Listener* l, TaskCore& t) noexcept {
   try {
     self->fn(t);
   } catch (...) {
-    report("Exception in callback", std::current_exception(), t.name());
+    report("Exception in callback", std::current_exception(), &t);
   }
   delete self;
 }

@@ -75,7 +75,7 @@ void FutureStateBase::check_result(std::chrono::nanoseconds timeout) const {
   wait_locked(lock, timeout);
   switch (state_) {
     case State::pending: throw TimeoutError();
-    case State::cancelled: throw CancelledError();
+    case State::cancelled: detail::throw_cancelled();
     case State::done: break;
   }
   if (error_) std::rethrow_exception(error_);
@@ -85,7 +85,7 @@ std::exception_ptr FutureStateBase::exception(std::chrono::nanoseconds timeout) 
   std::unique_lock lock(mutex_);
   wait_locked(lock, timeout);
   if (state_ == State::pending) throw TimeoutError();
-  if (state_ == State::cancelled) throw CancelledError();
+  if (state_ == State::cancelled) detail::throw_cancelled();
   return error_;
 }
 

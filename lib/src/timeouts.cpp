@@ -76,6 +76,7 @@ void Timeout::reschedule(std::optional<double> when) {
     case State::exited:
       throw RuntimeError("Cannot change state of finished Timeout");
   }
+  detail::check_loop_thread();  // before disarm(), which needs the loop
   const std::uint64_t deadline = when ? detail::when_to_ns(*when) : 0;
   disarm();
   when_ = when;

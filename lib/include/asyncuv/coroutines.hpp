@@ -33,6 +33,12 @@ class Coro;
 
 namespace detail {
 
+// Where a coroutine awaits a Coro: the awaiter, which owns the child frame
+// (see FrameReaper).
+struct CoroAwaitLink {
+  std::coroutine_handle<> child;
+};
+
 // Notified when a task finishes (awaiters, gather, done callbacks).
 struct ASYNCUV_API Listener {
   Listener* next = nullptr;
@@ -77,6 +83,7 @@ struct ASYNCUV_API TaskCore : ReadyNode {
   bool cancelling : 1 = false;  // inside cancel(): breaks await cycles
   bool in_registry : 1 = false;  // the loop still holds its reference
   bool cancel_seen : 1 = false;  // cancel_each: walked through in this round
+  bool parent_links_down : 1 = false;  // nested: our awaiter is the parent's `awaiting`
   // Python's Task.cancelling(): cancel() calls not yet taken back by
   // uncancel() (timeout scopes and task groups tell their own cancel from an
   // outer one with it). It fills what was padding before the union, so a
@@ -91,10 +98,14 @@ struct ASYNCUV_API TaskCore : ReadyNode {
     Suspension* suspended_on = nullptr;  // while pending
     std::exception_ptr error;            // once the body threw, i.e. has ended
   };
-  TaskCore* next_task = nullptr;  // the loop's registry, see EventLoop::sweep
+  union {
+    TaskCore* next_task = nullptr;  // task: the loop's registry, see EventLoop::sweep
+    CoroAwaitLink* awaiting;        // nested: the Coro it awaits now, or null
+  };
   std::uint64_t id = 0;  // the N of "Task-N"
 
   void capture_exception() noexcept;
+  std::exception_ptr kept_exception() noexcept;
 
   // ---- task operations (tasks.cpp, hot ones inline) ----
   void start_task(EventLoop& loop, void* own_frame);
@@ -119,7 +130,7 @@ struct ASYNCUV_API TaskCore : ReadyNode {
   void throw_if_cancelled() {  // in await_resume: deliver a cancel
     if (must_cancel) [[unlikely]] {
       must_cancel = false;
-      throw CancelledError();
+      detail::throw_cancelled();
     }
   }
   // Listeners are notified in registration order when the task finishes.
@@ -200,33 +211,30 @@ inline void TaskCore::step(TaskCore* t, EventLoop* loop) noexcept {
   }
 }
 
-// Destroys the frames of awaited coroutines. A task destroyed while suspended
-// deep in an await chain destroys its frame, whose Awaiter destroys the child
-// frame, whose Awaiter destroys the grandchild...: one native stack frame per
-// level. Up to max_depth levels that recursion runs as usual (children die
-// before their parents' locals, as they should); deeper frames are queued,
-// linked through their no longer needed `continuation`, and destroyed in a
-// loop by the outermost call, so no chain can overflow the stack.
+// Destroys the frame of an awaited coroutine when its await ends. A task
+// destroyed while suspended deep in an await chain would otherwise destroy
+// its frame, whose Awaiter destroys the child frame, whose Awaiter destroys
+// the grandchild...: one native stack frame per level, and any depth limit
+// on that recursion would destroy the deeper frames after their parents,
+// whose locals they may still use. Instead every nested frame that awaits a
+// Coro points down at its awaiter (`awaiting`), so the reaper walks down to
+// the innermost frame and destroys the chain from there upwards, each child
+// before its parent, in a loop: innermost first at any depth, O(1) stack.
 class ASYNCUV_API FrameReaper {
 public:
-  static void destroy(std::coroutine_handle<> h) noexcept {
-    if (depth_ >= max_depth) [[unlikely]] {
-      core_of(h)->continuation = std::exchange(pending_, h);
-      return;
-    }
-    ++depth_;
-    h.destroy();
-    if (--depth_ == 0 && pending_) [[unlikely]] drain();
+  // The await of `a` ends (its Awaiter is destroyed): the child frame goes.
+  static void end_await(CoroAwaitLink* a) noexcept {
+    TaskCore* child = core_of(a->child);
+    if (child->parent_links_down) core_of(child->continuation)->awaiting = nullptr;
+    if (child->awaiting) [[unlikely]] destroy_chain(a->child);
+    else a->child.destroy();
   }
 
 private:
-  static constexpr int max_depth = 256;
   static TaskCore* core_of(std::coroutine_handle<> h) noexcept {
     return reinterpret_cast<TaskCore*>(static_cast<char*>(h.address()) + TaskCore::frame_offset);
   }
-  static void drain() noexcept;
-  [[gnu::tls_model("initial-exec")]] static constinit thread_local int depth_;
-  [[gnu::tls_model("initial-exec")]] static constinit thread_local std::coroutine_handle<> pending_;
+  static void destroy_chain(std::coroutine_handle<> top) noexcept;
 };
 
 struct ASYNCUV_API FinalAwaiter {
@@ -356,22 +364,31 @@ public:
   // False once awaited, moved from, or turned into a task.
   bool valid() const noexcept { return static_cast<bool>(h_); }
 
-  class Awaiter {
+  class Awaiter : detail::CoroAwaitLink {
   public:
-    explicit Awaiter(handle_type h) noexcept : h_(h) {}
+    explicit Awaiter(handle_type h) noexcept : CoroAwaitLink{h} {}
     Awaiter(Awaiter&&) = delete;  // built in place; nothing to move
     ~Awaiter() {
-      if (h_) detail::FrameReaper::destroy(h_);  // the awaited frame ends with its await
+      if (child) detail::FrameReaper::end_await(this);  // the awaited frame ends with its await
     }
     bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> parent) const noexcept {
-      h_.promise().continuation = parent;
-      EventLoop::current()->next_resume = h_;
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> parent) noexcept {
+      promise_type& p = promise();
+      p.continuation = parent;
+      if constexpr (std::is_base_of_v<detail::TaskCore, P>) {
+        // A task root keeps its registry link there; the reaper starts below it.
+        if (!parent.promise().is_task) {
+          parent.promise().awaiting = this;
+          p.parent_links_down = true;
+        }
+      }
+      EventLoop::current()->next_resume = child;
     }
-    T await_resume() { return h_.promise().take(); }
+    T await_resume() { return promise().take(); }
 
   private:
-    handle_type h_;
+    promise_type& promise() const noexcept { return handle_type::from_address(child.address()).promise(); }
   };
 
   // A coroutine object can be awaited once; Python raises RuntimeError on the

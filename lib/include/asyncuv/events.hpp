@@ -186,6 +186,9 @@ protected:
 private:
   std::atomic<std::uint32_t> refs_{2};  // the loop's and the first Handle's
   std::atomic<bool> cancelled_{false};
+  // Loop thread only: the callable is running, so a cancel from inside it
+  // only flags the handle; on_ready destroys the callable once it returns.
+  bool running_ = false;
 };
 
 template <class F>
@@ -470,5 +473,21 @@ private:
 
 // asyncio.get_running_loop(): throws RuntimeError("no running event loop").
 ASYNCUV_API EventLoop& get_running_loop();
+
+namespace detail {
+
+[[noreturn]] void throw_wrong_thread();
+
+// Tasks and primitives belong to the thread of their loop. Their entry points
+// that would reach a loop (to wake a waiter, to cancel a task) check first
+// that the calling thread runs one, so that a call from another thread gets
+// asyncio's debug-mode RuntimeError instead of following a null loop. (A
+// thread running a *different* loop is not detected: that would cost every
+// task and primitive a loop pointer.)
+inline void check_loop_thread() {
+  if (!EventLoop::current()) [[unlikely]] throw_wrong_thread();
+}
+
+}  // namespace detail
 
 }  // namespace asyncuv

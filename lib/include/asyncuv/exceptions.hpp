@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <exception>
 #include <optional>
+#include <exception>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -178,5 +179,21 @@ private:
   std::string what_;
   std::vector<std::exception_ptr> exceptions_;
 };
+namespace detail {
+
+// The CancelledError the library raises: one object per thread, made before
+// it is needed (the first loop of a thread makes it) and shared by every
+// cancelled task, instead of one allocated per task. A storm of cancels then
+// costs no memory per task (each stored error is a reference), which is what
+// lets run() shut a million tasks down cleanly when memory has run out; the
+// runtime's emergency pool covers the small record each rethrow needs while
+// it propagates.
+const std::exception_ptr& cancelled_error() noexcept;
+[[noreturn]] void throw_cancelled();
+// Likewise one std::bad_alloc per thread, which a task that fails for lack
+// of memory keeps instead of its own (see TaskCore::capture_exception).
+const std::exception_ptr& out_of_memory_error() noexcept;
+
+}  // namespace detail
 
 }  // namespace asyncuv

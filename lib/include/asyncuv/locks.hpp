@@ -150,7 +150,7 @@ public:
 
   bool is_set() const noexcept { return value_; }
   // Wakes every waiting task; later wait()s return at once.
-  void set() noexcept;
+  void set();
   void clear() noexcept { value_ = false; }
 
   class [[nodiscard]] WaitAwaiter : detail::WaitNode {

@@ -89,6 +89,13 @@ protected:
     --count_;
     if (!putters_.empty()) [[unlikely]] wakeup_next(putters_);
   }
+  // Before a change that wakes a waiter: only the loop's thread may.
+  void check_thread_before_add() const {
+    if (!getters_.empty()) [[unlikely]] check_loop_thread();
+  }
+  void check_thread_before_remove() const {
+    if (!putters_.empty()) [[unlikely]] check_loop_thread();
+  }
 
   // A waiting get() or put(). When woken it is not resumed directly: its
   // turn on the ready queue first checks that the queue still has what it
@@ -103,7 +110,7 @@ protected:
     bool blocked() const noexcept { return is_put_ ? q_->full() : q_->empty(); }
     void suspend(std::coroutine_handle<> h) { wait_in(list(), this, h, &Waiter::on_cancel); }
     void resumed() {  // after a real suspension
-      if (cancelled_) throw CancelledError();
+      if (cancelled_) detail::throw_cancelled();
       task->throw_if_cancelled();
       if (orphaned) throw RuntimeError("Queue was destroyed while a task waited for it");
     }
@@ -119,7 +126,7 @@ protected:
   };
 
 private:
-  static void wakeup_next(WaitList& waiters) noexcept;
+  void wakeup_next(WaitList& waiters) noexcept;
 
   std::size_t count_ = 0;
   std::ptrdiff_t maxsize_;
@@ -127,6 +134,10 @@ private:
   Event finished_;
   WaitList getters_;
   WaitList putters_;
+  // Woken waiters whose turn is still queued in the loop. They are linked
+  // here so that a queue destroyed before their turn detaches them too
+  // (orphaned), instead of leaving them to read a dead queue.
+  WaitList woken_;
 };
 
 // A growable ring buffer: the FIFO's store, no allocation once warm.
@@ -228,12 +239,14 @@ public:
   // Throws QueueFull when full.
   void put_nowait(T item) {
     if (full()) throw QueueFull();
+    check_thread_before_add();
     store_.push(std::move(item));
     item_added();
   }
   // Throws QueueEmpty when empty.
   T get_nowait() {
     if (empty()) throw QueueEmpty();
+    check_thread_before_remove();
     T item = store_.pop();
     item_removed();
     return item;

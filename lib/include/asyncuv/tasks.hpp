@@ -91,7 +91,7 @@ struct ASYNCUV_API DeferredWake : Callback {
     return true;
   }
   void rethrow_cancel() const {
-    if (cancelled) throw CancelledError();
+    if (cancelled) detail::throw_cancelled();
   }
   TaskCore* task = nullptr;
   bool queued = false;
@@ -168,7 +168,11 @@ public:
   bool valid() const noexcept { return p_ != nullptr; }
   bool done() const { return core().done(); }
   bool cancelled() const { return core().state == detail::TaskCore::State::cancelled; }
-  bool cancel() { return core().cancel(); }
+  bool cancel() {
+    auto& c = core();
+    if (!c.done()) detail::check_loop_thread();
+    return c.cancel();
+  }
   // Python 3.11's Task.cancelling() / uncancel(): pending cancel requests.
   int cancelling() const { return core().cancel_requests; }
   int uncancel() { return core().uncancel(); }

@@ -206,7 +206,7 @@ Coro<T> wait_for_task(Task<T> t, double timeout) {
   if (t.done()) co_return t.result();  // 3.11: even when we were cancelled
   // The task must not outlive wait_for (bpo-32751): cancel it and wait.
   co_await cancel_and_wait(detail::TaskAccess::promise(t));
-  if (cancelled) throw CancelledError();
+  if (cancelled) detail::throw_cancelled();
   co_return result_or_timeout(t);  // its value if it swallowed the cancel
 }
 
