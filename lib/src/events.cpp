@@ -227,7 +227,7 @@ void EventLoop::run_pass() noexcept {
       detail::TaskCore::step(static_cast<detail::TaskCore*>(n), this);
     } else {
       current_task = nullptr;
-      static_cast<detail::Callback*>(n)->run(static_cast<detail::Callback*>(n));
+      static_cast<detail::Callback*>(n)->run();
     }
   }
   current_task = nullptr;
@@ -278,7 +278,7 @@ void EventLoop::fire_timers() noexcept {
     detail::TimerEntry* e = timers_.top();
     timers_.remove(e);
     if (e->wakes_task()) detail::SleepBase::on_fire(e);
-    else static_cast<detail::TimerCall*>(e)->fire(e);
+    else static_cast<detail::TimerCall*>(e)->fire(e, detail::Fate::run);
   }
   arm_timer();
 }
@@ -382,10 +382,10 @@ void EventLoop::drained() noexcept {
   }
 }
 
-void EventLoop::on_drain_stop(detail::Callback*) noexcept {
-  EventLoop* loop = current_;
+void EventLoop::on_drain_stop(detail::Callback*, detail::Fate fate) noexcept {
+  EventLoop* loop = current_;  // embedded in it; the loop is current until closed
   loop->drain_stop_queued_ = false;
-  loop->stop();
+  if (fate == detail::Fate::run) loop->stop();
 }
 
 void EventLoop::close() noexcept {
@@ -400,14 +400,13 @@ void EventLoop::close() noexcept {
     posted_tail_ = &posted_head_;
   }
   while (posted) {
-    auto* s = static_cast<detail::HandleState*>(reinterpret_cast<detail::Callback*>(posted));
-    posted = s->next;
-    s->drop();
+    auto* c = reinterpret_cast<detail::Callback*>(posted);
+    posted = c->next;
+    c->drop();
   }
   drop_ready_queue();
   timers_.forget_all([](detail::TimerEntry* e) {
-    if (e->wakes_task()) return;
-    if (static_cast<detail::TimerCall*>(e)->fire == &detail::HandleState::on_timer) static_cast<detail::HandleState*>(e)->drop();
+    if (!e->wakes_task()) static_cast<detail::TimerCall*>(e)->fire(e, detail::Fate::drop);
   });
   close_uv_loop();
 }
@@ -428,9 +427,8 @@ void EventLoop::close_uv_loop() noexcept {
   uv_loop_close(&uv_);
 }
 
-// Callbacks still queued when the loop closes are dropped without running.
-// Those the loop owns are freed; nodes embedded in their owners (tasks, a
-// runner's stop node) are left alone.
+// Callbacks still queued when the loop closes are dropped without running:
+// each node frees itself or not, as its kind requires (Fate::drop).
 void EventLoop::drop_ready_queue() noexcept {
   std::uintptr_t link = std::exchange(head_, 0);
   tail_ = &head_;
@@ -438,11 +436,7 @@ void EventLoop::drop_ready_queue() noexcept {
     auto* n = reinterpret_cast<detail::ReadyNode*>(link & ~task_tag);
     const bool is_task = link & task_tag;
     link = std::exchange(n->next, 0);
-    if (is_task) continue;
-    auto* c = static_cast<detail::Callback*>(n);
-    if (c->run == &detail::HandleState::on_ready) static_cast<detail::HandleState*>(c)->drop();
-    else if (c->run == &detail::CallbackNode::run_and_delete) delete static_cast<detail::CallbackNode*>(c);
-    else if (c->run == &detail::DoneCallbacks::run_post) detail::DoneCallbacks::drop_post(c);
+    if (!is_task) static_cast<detail::Callback*>(n)->drop();
   }
 }
 
@@ -551,8 +545,9 @@ detail::HandleState& Handle::state() const {
 
 namespace detail {
 
-void HandleState::on_ready(Callback* c) noexcept {
+void HandleState::on_ready(Callback* c, Fate fate) noexcept {
   auto* s = static_cast<HandleState*>(c);
+  if (fate == Fate::drop) return s->drop();
   if (!s->cancelled()) {
     s->running_ = true;
     try {
@@ -567,8 +562,9 @@ void HandleState::on_ready(Callback* c) noexcept {
   s->release();  // the loop's reference
 }
 
-void HandleState::on_timer(TimerEntry* e) noexcept {
+void HandleState::on_timer(TimerEntry* e, Fate fate) noexcept {
   auto* s = static_cast<HandleState*>(e);
+  if (fate == Fate::drop) return s->drop();
   // Due: it joins the ready queue behind what is already there, as asyncio
   // moves due timers to the end of _ready.
   EventLoop::current()->schedule(static_cast<Callback*>(s));

@@ -7,7 +7,7 @@ FutureCore::FutureCore(void (*destroy)(FutureCore*)) noexcept : destroy_(destroy
 
 // asyncio logs an exception nobody looked at when the future is collected.
 FutureCore::~FutureCore() {
-  while (FutureEntry* e = entries_.pop_front()) e->drop(e);
+  while (FutureEntry* e = entries_.pop_front()) e->on_done(e, Fate::drop);
   if (state_ == State::finished && error_ && !retrieved_ && loop_ && EventLoop::current() == loop_) {
     loop_->call_exception_handler({"Future exception was never retrieved", error_, {}});
   }
@@ -50,7 +50,7 @@ void FutureCore::finish() noexcept {
 // Waiters and callbacks are scheduled in the order they were added, as
 // asyncio's __schedule_callbacks does with its one list.
 void FutureCore::complete() noexcept {
-  while (FutureEntry* e = entries_.pop_front()) e->fire(e);
+  while (FutureEntry* e = entries_.pop_front()) e->on_done(e, Fate::run);
 }
 
 void FutureCore::check_result() {
@@ -68,7 +68,7 @@ std::exception_ptr FutureCore::exception() {
 
 void FutureCore::add_entry(FutureEntry* e) {
   loop();
-  if (done()) e->fire(e);  // through the loop: the next iteration
+  if (done()) e->on_done(e, Fate::run);  // through the loop: the next iteration
   else entries_.push_back(e);
 }
 
@@ -76,14 +76,16 @@ void FutureAwaitBase::suspend(std::coroutine_handle<> h) {
   TaskCore& self = running_task();
   resume = h;
   cancel = &FutureAwaitBase::on_cancel;
-  fire = &FutureAwaitBase::on_done;
-  drop = [](FutureEntry*) noexcept {};  // cannot happen: the awaiter keeps the future alive
+  on_done = &FutureAwaitBase::on_future_done;
   f_.add_entry(this);
   suspended_ = true;
   self.park(this);  // a cancel already pending cancels the future right here
 }
 
-void FutureAwaitBase::on_done(FutureEntry* e) noexcept { static_cast<FutureAwaitBase*>(e)->task->wake(); }
+// (Never dropped: the awaiter keeps its future alive.)
+void FutureAwaitBase::on_future_done(FutureEntry* e, Fate fate) noexcept {
+  if (fate == Fate::run) static_cast<FutureAwaitBase*>(e)->task->wake();
+}
 
 // Task.cancel() on a task awaiting a future cancels the future (unless it
 // is already done): every awaiter then gets its CancelledError.

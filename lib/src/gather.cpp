@@ -38,7 +38,8 @@ void GatherWait::await_suspend(std::coroutine_handle<> h) {
   self.park(this);
 }
 
-void GatherWait::on_child_done(Listener* l, TaskCore& child) noexcept {
+void GatherWait::on_child_done(Listener* l, TaskCore& child, Fate fate) noexcept {
+  if (fate == Fate::drop) return;  // embedded in its owner: nothing to free
   auto* self = static_cast<GatherWait*>(l);
   --self->pending_;
   self->note_done(child);

@@ -30,8 +30,9 @@ void QueueCore::wakeup_next(WaitList& waiters) noexcept {
 // `while self.empty()` (or full()), we check before resuming the task, so
 // that a waiter whose item was taken meanwhile just queues again. Resuming
 // runs the task's step right here, exactly where the ready queue would have.
-void QueueCore::Waiter::on_turn(Callback* c) noexcept {
+void QueueCore::Waiter::on_turn(Callback* c, Fate fate) noexcept {
   auto* w = static_cast<Waiter*>(c);
+  if (fate == Fate::drop) return;  // in the waiting frame; the task's teardown unlinks it
   w->woken = false;
   if (w->orphaned) return TaskCore::step(w->task, EventLoop::current());  // resumed() throws
   WaitList::unlink(w);  // from woken_

@@ -11,8 +11,12 @@ namespace {
 struct StopWhenDone : Listener, Callback {
   EventLoop* loop;
   explicit StopWhenDone(EventLoop* l)
-      : Callback([](Callback* self) noexcept { static_cast<StopWhenDone*>(self)->loop->stop(); }), loop(l) {
-    on_done = [](Listener* self, TaskCore&) noexcept {
+      : Callback([](Callback* self, Fate fate) noexcept {
+          if (fate == Fate::run) static_cast<StopWhenDone*>(self)->loop->stop();
+        }),
+        loop(l) {
+    on_done = [](Listener* self, TaskCore&, Fate fate) noexcept {
+      if (fate == Fate::drop) return;
       auto* s = static_cast<StopWhenDone*>(self);
       s->loop->schedule(static_cast<Callback*>(s));
     };

@@ -99,7 +99,8 @@ void TaskGroup::abort() noexcept {
   }
 }
 
-void TaskGroup::on_child_done(Listener* l, detail::TaskCore& child) noexcept {
+void TaskGroup::on_child_done(Listener* l, detail::TaskCore& child, detail::Fate fate) noexcept {
+  if (fate == detail::Fate::drop) return;  // embedded in the group: nothing to free
   auto* g = static_cast<TaskGroup*>(l);
   ++g->finished_;
   g->post(child);  // asyncio's task.add_done_callback(self._on_task_done)

@@ -279,10 +279,10 @@ namespace {
 struct SharedRef : Listener {
   Listener* target;
   explicit SharedRef(Listener* t) : target(t) { on_done = &SharedRef::fire; }
-  static void fire(Listener* l, TaskCore& t) noexcept {
+  static void fire(Listener* l, TaskCore& t, Fate fate) noexcept {
     Listener* target = static_cast<SharedRef*>(l)->target;
     delete static_cast<SharedRef*>(l);
-    target->on_done(target, t);
+    if (fate == Fate::run) target->on_done(target, t, fate);
   }
 };
 
@@ -291,11 +291,6 @@ constexpr std::uintptr_t shared_tag = 1;
 Listener* untag(std::uintptr_t slot) { return reinterpret_cast<Listener*>(slot & ~shared_tag); }
 std::uintptr_t tag(Listener* l) { return reinterpret_cast<std::uintptr_t>(l) | shared_tag; }
 
-// Heap-owned listeners die with a task that is destroyed unfinished.
-void delete_owned(Listener* l) {
-  if (l->on_done == &SharedRef::fire) delete static_cast<SharedRef*>(l);
-  else if (l->on_done == &DoneCallbackListener::fire) delete static_cast<DoneCallbackListener*>(l);
-}
 
 }  // namespace
 
@@ -309,7 +304,7 @@ void TaskCore::finish() noexcept {
   if (refs == 1 && unretrieved_error()) [[unlikely]] loop->report_soon(this);
   const std::uintptr_t slot = std::exchange(listener_slot, 0);
   if (slot & shared_tag) {
-    untag(slot)->on_done(untag(slot), *this);
+    untag(slot)->on_done(untag(slot), *this, Fate::run);
   } else {
     // Listeners were pushed newest first; notify them in registration order.
     Listener* ordered = nullptr;
@@ -321,7 +316,7 @@ void TaskCore::finish() noexcept {
     }
     while (ordered) {
       Listener* next = std::exchange(ordered->next, nullptr);
-      ordered->on_done(ordered, *this);
+      ordered->on_done(ordered, *this, Fate::run);
       ordered = next;
     }
   }
@@ -416,7 +411,7 @@ void TaskCore::destroy() noexcept {
   if (!(slot & shared_tag)) {
     for (Listener* l = untag(slot); l;) {
       Listener* next = l->next;
-      delete_owned(l);
+      l->on_done(l, *this, Fate::drop);  // heap-owned listeners free themselves
       l = next;
     }
   }
@@ -441,7 +436,8 @@ void TaskAwaitBase::suspend(std::coroutine_handle<> h) {
   self.park(this);
 }
 
-void TaskAwaitBase::on_target_done(Listener* l, TaskCore&) noexcept {
+void TaskAwaitBase::on_target_done(Listener* l, TaskCore&, Fate fate) noexcept {
+  if (fate == Fate::drop) return;  // embedded in its owner: nothing to free
   auto* self = static_cast<TaskAwaitBase*>(l);
   self->registered_ = false;
   self->task->wake();
@@ -466,8 +462,9 @@ void TaskAwaitBase::resumed() {
 
 CallbackNode::CallbackNode(std::function<void()> f) : Callback(&CallbackNode::run_and_delete), fn(std::move(f)) {}
 
-void CallbackNode::run_and_delete(Callback* n) noexcept {
+void CallbackNode::run_and_delete(Callback* n, Fate fate) noexcept {
   auto* self = static_cast<CallbackNode*>(n);
+  if (fate == Fate::drop) return delete self;
   try {
     self->fn();
   } catch (...) {
@@ -486,8 +483,9 @@ DoneCallbackListener::DoneCallbackListener(std::function<void(TaskCore&)> f) : f
   on_done = &DoneCallbackListener::fire;
 }
 
-void DoneCallbackListener::fire(Listener* l, TaskCore& t) noexcept {
+void DoneCallbackListener::fire(Listener* l, TaskCore& t, Fate fate) noexcept {
   auto* self = static_cast<DoneCallbackListener*>(l);
+  if (fate == Fate::drop) return delete self;
   try {
     self->fn(t);
   } catch (...) {
@@ -535,12 +533,13 @@ void DoneCallbacks::unlink(Post* p) noexcept {
   p->owner = nullptr;
 }
 
-void DoneCallbacks::run_post(Callback* c) noexcept {
+// Dropped (the loop closes with it queued), a post just lets go of its task.
+void DoneCallbacks::run_post(Callback* c, Fate fate) noexcept {
   auto* p = static_cast<Post*>(c);
   TaskCore* t = p->task;
   if (DoneCallbacks* owner = p->owner) {
     owner->unlink(p);
-    owner->fn_(owner, *t);
+    if (fate == Fate::run) owner->fn_(owner, *t);
   }
   delete p;
   if (t) t->decref();
@@ -555,14 +554,6 @@ void DoneCallbacks::flush() noexcept {
     fn_(this, *t);
     t->decref();
   }
-}
-
-void DoneCallbacks::drop_post(Callback* c) noexcept {
-  auto* p = static_cast<Post*>(c);
-  if (p->owner) p->owner->unlink(p);
-  TaskCore* t = p->task;
-  delete p;
-  if (t) t->decref();
 }
 
 // ---- sleep ----

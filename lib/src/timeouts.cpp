@@ -123,7 +123,8 @@ void Timeout::exit(std::exception_ptr error) {
   if (error) std::rethrow_exception(error);
 }
 
-void Timeout::on_fire(TimerEntry* e) noexcept {
+void Timeout::on_fire(TimerEntry* e, detail::Fate fate) noexcept {
+  if (fate == detail::Fate::drop) return;  // embedded in the scope: nothing to free
   auto* self = static_cast<Timeout*>(e);
   if (self->state_ != State::entered) return;
   self->state_ = State::expiring;

@@ -95,14 +95,16 @@ void TaskSetWait::stop() noexcept {
   }
 }
 
-void TaskSetWait::on_child_done(Listener* l, TaskCore& child) noexcept {
+void TaskSetWait::on_child_done(Listener* l, TaskCore& child, Fate fate) noexcept {
+  if (fate == Fate::drop) return;  // embedded in its owner: nothing to free
   auto* self = static_cast<TaskSetWait*>(l);
   --self->pending_;
   if (self->signalled_) return;
   if (self->pending_ == 0 || self->satisfied_by(child)) self->signal(true);
 }
 
-void TaskSetWait::on_fire(TimerEntry* e) noexcept {
+void TaskSetWait::on_fire(TimerEntry* e, Fate fate) noexcept {
+  if (fate == Fate::drop) return;  // embedded in the awaiter: nothing to free
   auto* self = static_cast<TaskSetWait*>(e);
   if (!self->signalled_) self->signal(false);
 }
@@ -159,7 +161,8 @@ void AsCompletedState::unregister() noexcept {
 
 // The last task's end disarms the timer at once: in asyncio its done
 // callback would run before a timeout that came due meanwhile, and cancel it.
-void AsCompletedState::on_child_done(Listener* l, TaskCore& child) noexcept {
+void AsCompletedState::on_child_done(Listener* l, TaskCore& child, Fate fate) noexcept {
+  if (fate == Fate::drop) return;  // embedded in its owner: nothing to free
   auto* self = static_cast<AsCompletedState*>(l);
   --self->pending_;
   if (self->pending_ == 0 && self->queued()) EventLoop::current()->remove_timer(self);
@@ -175,7 +178,8 @@ void AsCompletedState::on_completion(DoneCallbacks* d, TaskCore& child) noexcept
 // Python queues one "timeout" per unfinished task: the tasks that finished
 // before still come out first (their done callbacks, queued before the
 // timeout's, run first), every later await raises TimeoutError.
-void AsCompletedState::on_fire(TimerEntry* e) noexcept {
+void AsCompletedState::on_fire(TimerEntry* e, Fate fate) noexcept {
+  if (fate == Fate::drop) return;  // embedded in the state: nothing to free
   auto* self = static_cast<AsCompletedState*>(e);
   self->unregister();
   self->flush();

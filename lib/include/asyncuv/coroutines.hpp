@@ -42,7 +42,9 @@ struct CoroAwaitLink {
 // Notified when a task finishes (awaiters, gather, done callbacks).
 struct ASYNCUV_API Listener {
   Listener* next = nullptr;
-  void (*on_done)(Listener*, TaskCore&) = nullptr;
+  // Fate::run when the task finishes; Fate::drop when it is destroyed
+  // unfinished (loop teardown): a listener that owns itself frees itself.
+  void (*on_done)(Listener*, TaskCore&, Fate) noexcept = nullptr;
 };
 
 // Where a suspended task waits: what to resume, and how to stop waiting.

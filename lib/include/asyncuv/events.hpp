@@ -63,9 +63,18 @@ struct ASYNCUV_API ReadyNode {
   std::uintptr_t next = 0;  // tagged link to the following node
 };
 
+// What becomes of a queued node: it runs, or the loop closes with it still
+// queued and drops it. Every node's function handles both, so a node that
+// owns itself (a call_soon handle, a pooled post) frees itself when dropped,
+// and a new kind of node has to say what dropping it means.
+enum class Fate : bool { run, drop };
+
 struct ASYNCUV_API Callback : ReadyNode {
-  explicit Callback(void (*fn)(Callback*)) noexcept : run(fn) {}
-  void (*run)(Callback*);
+  using Fn = void (*)(Callback*, Fate) noexcept;
+  explicit Callback(Fn fn) noexcept : on_turn(fn) {}
+  void run() noexcept { on_turn(this, Fate::run); }
+  void drop() noexcept { on_turn(this, Fate::drop); }
+  Fn on_turn;
 };
 
 // An entry of the loop's timer heap. It lives inside whoever waits (a sleep
@@ -85,8 +94,9 @@ struct ASYNCUV_API TimerEntry {
 };
 
 // A timer entry that runs a function when due (call_later, timeouts, wait).
+// fire(e, Fate::drop) when the loop closes with the entry still queued.
 struct ASYNCUV_API TimerCall : TimerEntry {
-  void (*fire)(TimerEntry*) = nullptr;
+  void (*fire)(TimerEntry*, Fate) noexcept = nullptr;
 };
 
 // The loop's timers, ordered by (deadline, seq). Deadlines mostly arrive in
@@ -173,8 +183,8 @@ public:
   void cancel() noexcept;
   void drop() noexcept;  // the loop closes without running it
 
-  static void on_ready(Callback* c) noexcept;     // Callback::run
-  static void on_timer(TimerEntry* e) noexcept;   // TimerCall::fire
+  static void on_ready(Callback* c, Fate fate) noexcept;     // Callback::on_turn
+  static void on_timer(TimerEntry* e, Fate fate) noexcept;   // TimerCall::fire
 
   EventLoop* loop = nullptr;  // compared, never dereferenced off its thread
   double when = 0;            // TimerHandle::when(), in loop.time() seconds
@@ -416,7 +426,7 @@ private:
   void drain_threadsafe() noexcept;
   void drop_ready_queue() noexcept;
   void drained() noexcept;
-  static void on_drain_stop(detail::Callback* c) noexcept;
+  static void on_drain_stop(detail::Callback* c, detail::Fate fate) noexcept;
   void push_ready(detail::ReadyNode* n, std::uintptr_t tag) noexcept {
     n->next = 0;
     *tail_ = reinterpret_cast<std::uintptr_t>(n) | tag;

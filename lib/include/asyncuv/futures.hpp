@@ -30,9 +30,10 @@ namespace asyncuv {
 namespace detail {
 
 // One entry of a future's done list: a waiting task or a done callback.
+// on_done(e, Fate::run) once the future is done; Fate::drop if the future
+// dies pending (a callback entry frees itself).
 struct FutureEntry : ListLink {
-  void (*fire)(FutureEntry*) noexcept = nullptr;  // the future is done
-  void (*drop)(FutureEntry*) noexcept = nullptr;  // the future dies pending
+  void (*on_done)(FutureEntry*, Fate) noexcept = nullptr;
 };
 
 // What every Future<T> shares; the value lives in FutureCell<T>.
@@ -117,7 +118,7 @@ protected:
   FutureCore& f_;
 
 private:
-  static void on_done(FutureEntry* e) noexcept;
+  static void on_future_done(FutureEntry* e, Fate fate) noexcept;
   static bool on_cancel(Suspension* s) noexcept;
   bool suspended_ = false;
 };
@@ -200,11 +201,11 @@ private:
   // A done callback waiting in the future's list: owned by the list.
   struct CallbackEntry : detail::FutureEntry {
     CallbackEntry(std::function<void(const Future&)> f, const Future& owner) : fn(std::move(f)), state(owner.s_) {
-      fire = &CallbackEntry::on_done;
-      drop = &CallbackEntry::on_drop;
+      on_done = &CallbackEntry::run;
     }
-    static void on_done(detail::FutureEntry* e) noexcept {
+    static void run(detail::FutureEntry* e, detail::Fate fate) noexcept {
       auto* self = static_cast<CallbackEntry*>(e);
+      if (fate == detail::Fate::drop) return delete self;
       self->state->add_ref();
       Future f(self->state);
       try {
@@ -215,7 +216,6 @@ private:
       }
       delete self;
     }
-    static void on_drop(detail::FutureEntry* e) noexcept { delete static_cast<CallbackEntry*>(e); }
     std::function<void(const Future&)> fn;
     State* state;  // not a reference: the future owns its entries
   };

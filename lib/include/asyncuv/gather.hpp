@@ -95,7 +95,7 @@ private:
     else return detail::TaskAccess::promise(t);
   }
   TaskCore* child(std::size_t i) const noexcept { return child_(tasks_, i); }
-  static void on_child_done(Listener* l, TaskCore& child) noexcept;
+  static void on_child_done(Listener* l, TaskCore& child, Fate fate) noexcept;
   static bool on_cancel(Suspension* s) noexcept;
   void note_done(TaskCore& child) noexcept;
 

@@ -119,7 +119,7 @@ protected:
   private:
     friend class QueueCore;
     WaitList& list() const noexcept { return is_put_ ? q_->putters_ : q_->getters_; }
-    static void on_turn(Callback* c) noexcept;
+    static void on_turn(Callback* c, Fate fate) noexcept;
     static bool on_cancel(Suspension* s) noexcept;
     bool is_put_;
     bool cancelled_ = false;  // cancelled after it was woken

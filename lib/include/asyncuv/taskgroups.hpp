@@ -83,7 +83,7 @@ private:
   void adopt(detail::TaskCore* t);
   void abort() noexcept;
   void release_children() noexcept;
-  static void on_child_done(Listener* l, detail::TaskCore& child) noexcept;
+  static void on_child_done(Listener* l, detail::TaskCore& child, detail::Fate fate) noexcept;
   static void on_task_done(DoneCallbacks* d, detail::TaskCore& child) noexcept;  // a pass later
 
   detail::TaskCore* parent_ = nullptr;

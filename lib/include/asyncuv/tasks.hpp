@@ -58,7 +58,7 @@ protected:
   TaskCore* target_;
 
 private:
-  static void on_target_done(Listener* l, TaskCore&) noexcept;
+  static void on_target_done(Listener* l, TaskCore&, Fate fate) noexcept;
   static bool on_cancel(Suspension* s) noexcept;
   bool registered_ = false;
   bool suspended_ = false;  // only a real suspension is a cancellation point
@@ -78,10 +78,10 @@ struct ASYNCUV_API DeferredWake : Callback {
     queued = true;
     EventLoop::current()->schedule(static_cast<Callback*>(this));
   }
-  static void run_it(Callback* c) noexcept {
+  static void run_it(Callback* c, Fate fate) noexcept {
     auto* d = static_cast<DeferredWake*>(c);
     d->queued = false;
-    d->task->wake();
+    if (fate == Fate::run) d->task->wake();
   }
   // For the owner's cancel hook: while the wake-up is on its way, the cancel
   // is absorbed (the hook returns true) and raised by rethrow_cancel().
@@ -102,7 +102,7 @@ struct ASYNCUV_API DeferredWake : Callback {
 struct ASYNCUV_API CallbackNode : Callback {
   std::function<void()> fn;
   explicit CallbackNode(std::function<void()> f);
-  static void run_and_delete(Callback* n) noexcept;
+  static void run_and_delete(Callback* n, Fate fate) noexcept;
 };
 
 // Schedules `fn` on the running loop (asyncio's loop.call_soon).
@@ -126,8 +126,7 @@ public:
   void post(TaskCore& t) noexcept;  // fn(t) on the next pass
   void flush() noexcept;            // every queued fn(t) now, in order
 
-  static void run_post(Callback* c) noexcept;   // Callback::run
-  static void drop_post(Callback* c) noexcept;  // the loop closes with it queued
+  static void run_post(Callback* c, Fate fate) noexcept;  // Callback::on_turn
 
 private:
   struct Post;
@@ -140,7 +139,7 @@ private:
 struct ASYNCUV_API DoneCallbackListener : Listener {
   std::function<void(TaskCore&)> fn;
   explicit DoneCallbackListener(std::function<void(TaskCore&)> f);
-  static void fire(Listener* l, TaskCore&) noexcept;
+  static void fire(Listener* l, TaskCore&, Fate fate) noexcept;
 };
 
 }  // namespace detail

@@ -127,7 +127,7 @@ public:
 
 private:
   enum class State : std::uint8_t { created, entered, expiring, expired, exited };
-  static void on_fire(TimerEntry* e) noexcept;
+  static void on_fire(TimerEntry* e, detail::Fate fate) noexcept;
   void disarm() noexcept;
 
   detail::TaskCore* task_ = nullptr;

@@ -106,8 +106,8 @@ private:
   bool satisfied_by(TaskCore& child) const noexcept;
   void signal(bool deferred) noexcept;
   void stop() noexcept;  // unregisters from the tasks and the timer
-  static void on_child_done(Listener* l, TaskCore& child) noexcept;
-  static void on_fire(TimerEntry* e) noexcept;
+  static void on_child_done(Listener* l, TaskCore& child, Fate fate) noexcept;
+  static void on_fire(TimerEntry* e, Fate fate) noexcept;
   static bool on_cancel(Suspension* s) noexcept;
 
   TaskCore* const* tasks_;
@@ -184,9 +184,9 @@ public:
 
 private:
   friend class AsCompletedNext;
-  static void on_child_done(Listener* l, TaskCore& child) noexcept;
+  static void on_child_done(Listener* l, TaskCore& child, Fate fate) noexcept;
   static void on_completion(DoneCallbacks* d, TaskCore& child) noexcept;  // Python's _on_completion
-  static void on_fire(TimerEntry* e) noexcept;
+  static void on_fire(TimerEntry* e, Fate fate) noexcept;
   void unregister() noexcept;
   void deliver() noexcept;  // hands finished tasks (or the timeout) to waiters
   void enqueue(AsCompletedNext* w) noexcept;
