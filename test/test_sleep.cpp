@@ -168,21 +168,26 @@ TEST_CASE("sleep(d, value) returns the value") {
 }
 
 TEST_CASE("delay conversion rounds up and clamps") {
-  using detail::duration_to_ns;
-  using detail::seconds_to_ns;
-  CHECK(duration_to_ns(1ns) == 1);
-  CHECK(duration_to_ns(0ns) == 0);
-  CHECK(duration_to_ns(-3s) == 0);
-  CHECK(duration_to_ns(std::chrono::duration<long long, std::pico>(1)) == 1);
-  CHECK(duration_to_ns(std::chrono::duration<double>(1e-12)) == 1);
-  CHECK(duration_to_ns(std::chrono::hours::max()) == std::numeric_limits<std::int64_t>::max());
-  CHECK(seconds_to_ns(0.5) == 500'000'000);
-  CHECK(seconds_to_ns(1e-10) == 1);
-  CHECK(seconds_to_ns(0) == 0);
-  CHECK(seconds_to_ns(-1) == 0);
-  CHECK(seconds_to_ns(1e300) == std::numeric_limits<std::int64_t>::max());
-  CHECK(seconds_to_ns(std::numeric_limits<double>::infinity()) == std::numeric_limits<std::int64_t>::max());
-  CHECK_THROWS_AS(seconds_to_ns(std::nan("")), std::invalid_argument);
+  using detail::delay_ns;
+  using detail::latest;
+  CHECK(delay_ns(1ns) == 1);
+  CHECK(delay_ns(0ns) == 0);
+  CHECK(delay_ns(-3s) == 0);
+  CHECK(delay_ns(std::chrono::duration<long long, std::pico>(1)) == 1);
+  CHECK(delay_ns(std::chrono::duration<double>(1e-12)) == 1);
+  CHECK(delay_ns(std::chrono::hours::max()) == latest);
+  CHECK(delay_ns(0.5) == 500'000'000);
+  CHECK(delay_ns(1e-10) == 1);
+  CHECK(delay_ns(0.0) == 0);
+  CHECK(delay_ns(-1.0) == 0);
+  CHECK(delay_ns(1e300) == latest);
+  CHECK(delay_ns(std::numeric_limits<double>::infinity()) == latest);
+  CHECK_THROWS_WITH_AS(delay_ns(std::nan("")), "Invalid time: NaN (not a number)", std::invalid_argument);
+  CHECK(detail::deadline_at(-1) == 0);
+  CHECK(detail::deadline_at(1e300) == latest);
+  CHECK(detail::loop_time(detail::deadline_at(12.345)) >= 12.345);
+  CHECK(detail::deadline_after(-1e300) == 0);
+  CHECK(detail::deadline_after(1e300) == latest);
 }
 
 TEST_CASE("cancelling a sleeping task stops its timer at once") {

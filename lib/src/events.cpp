@@ -464,35 +464,6 @@ void detail::throw_wrong_thread() {
 
 void EventLoop::throw_closed() { throw RuntimeError("Event loop is closed"); }
 
-namespace {
-
-constexpr std::uint64_t far_future = std::numeric_limits<std::uint64_t>::max();
-
-}  // namespace
-
-// now + delay on the uv_hrtime() clock, in ns rounded up; clamped to the
-// clock's range (a negative delay is simply due).
-std::uint64_t EventLoop::deadline_after(double delay) {
-  if (std::isnan(delay)) throw std::invalid_argument("Invalid delay: NaN (not a number)");
-  const std::uint64_t now = uv_hrtime();
-  const double ns = std::ceil(delay * 1e9);
-  if (ns >= static_cast<double>(far_future - now)) return far_future;
-  if (ns <= -static_cast<double>(now)) return 0;
-  return ns >= 0 ? now + static_cast<std::uint64_t>(ns) : now - static_cast<std::uint64_t>(-ns);
-}
-
-// The first nanosecond whose time() is not before `when`: time() is
-// uv_hrtime() / 1e9 in double, so rounding must not make a callback early.
-std::uint64_t EventLoop::deadline_at(double when) {
-  if (std::isnan(when)) throw std::invalid_argument("Invalid time: NaN (not a number)");
-  if (when <= 0) return 0;
-  const double ns = std::ceil(when * 1e9);
-  if (ns >= 1.8e19) return far_future;
-  auto deadline = static_cast<std::uint64_t>(ns);
-  while (static_cast<double>(deadline) / 1e9 < when) ++deadline;
-  return deadline;
-}
-
 TimerHandle EventLoop::start_timer(detail::HandleState* s, std::uint64_t deadline_ns, double when) {
   s->loop = this;
   s->when = when;

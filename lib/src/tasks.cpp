@@ -563,9 +563,7 @@ void SleepBase::cancel_timer() noexcept {
 }
 
 void SleepBase::start_timer(TaskCore& self) {
-  const std::uint64_t now = uv_hrtime();
-  const std::uint64_t delay = deadline_ns;
-  deadline_ns = delay > UINT64_MAX - now ? UINT64_MAX : now + delay;
+  deadline_ns = deadline_in(deadline_ns);  // it held the delay until now
   EventLoop::current()->add_timer(this);
   self.park(this);
 }

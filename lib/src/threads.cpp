@@ -16,7 +16,7 @@ int queue_work(WorkBase& w) {
 // ---- ConcurrentFuture ----
 
 std::chrono::nanoseconds to_timeout(double seconds) {
-  if (std::isnan(seconds)) throw std::invalid_argument("Invalid timeout: NaN (not a number)");
+  if (std::isnan(seconds)) throw_nan_time();
   return to_timeout(std::chrono::duration<double>(seconds));
 }
 

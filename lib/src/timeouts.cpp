@@ -27,16 +27,6 @@ Coro<void> cancel_and_wait(TaskCore* t) {
 
 namespace {
 
-// Loop time (seconds) to a timer deadline on the uv_hrtime clock, rounded up
-// so that the timer never fires before `when`.
-std::uint64_t when_to_ns(double when) {
-  if (std::isnan(when)) throw std::invalid_argument("Invalid timeout: NaN (not a number)");
-  const double ns = std::ceil(when * 1e9);
-  if (ns <= 0) return 0;
-  if (ns >= 1.8e19) return no_deadline - 1;
-  return static_cast<std::uint64_t>(ns);
-}
-
 // Python's repr of a float: shortest round-trip digits, "12.0" not "12".
 std::string float_repr(double v) {
   char buf[64];
@@ -77,7 +67,7 @@ void Timeout::reschedule(std::optional<double> when) {
       throw RuntimeError("Cannot change state of finished Timeout");
   }
   detail::check_loop_thread();  // before disarm(), which needs the loop
-  const std::uint64_t deadline = when ? detail::when_to_ns(*when) : 0;
+  const std::uint64_t deadline = when ? detail::deadline_at(*when) : 0;
   disarm();
   when_ = when;
   if (!when) return;

@@ -5,13 +5,6 @@
 
 namespace asyncuv::detail {
 
-std::uint64_t deadline_after(double seconds) {
-  const std::uint64_t delay = static_cast<std::uint64_t>(seconds_to_ns(seconds));  // throws on NaN
-  if (delay == 0) return 0;  // due at once: fires between this loop pass and the next
-  const std::uint64_t now = uv_hrtime();
-  return delay > no_deadline - 1 - now ? no_deadline - 1 : now + delay;
-}
-
 void check_return_when(ReturnWhen when) {
   switch (when) {
     case ReturnWhen::first_completed:

@@ -31,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "detail/clock.hpp"
 #include "detail/handle.hpp"
 
 namespace asyncuv {
@@ -289,7 +290,7 @@ public:
   detail::TaskCore* running_task() const noexcept { return current_task; }
 
   // asyncio's loop.time(): monotonic seconds.
-  double time() const noexcept { return static_cast<double>(uv_hrtime()) / 1e9; }
+  double time() const noexcept { return detail::loop_time(detail::now_ns()); }
 
   void set_exception_handler(ExceptionHandler h) { handler_ = std::move(h); }
   void call_exception_handler(const ExceptionContext& ctx) noexcept;
@@ -315,9 +316,9 @@ public:
     requires detail::CallableWith<F, A...>
   TimerHandle call_later(double delay, F&& f, A&&... args) {
     check_thread();
-    const std::uint64_t deadline = deadline_after(delay);
+    const std::uint64_t deadline = detail::deadline_after(delay);
     return start_timer(detail::make_handle(std::forward<F>(f), std::forward<A>(args)...), deadline,
-                       static_cast<double>(deadline) / 1e9);
+                       detail::loop_time(deadline));
   }
   template <class Rep, class Period, class F, class... A>
     requires detail::CallableWith<F, A...>
@@ -330,7 +331,7 @@ public:
     requires detail::CallableWith<F, A...>
   TimerHandle call_at(double when, F&& f, A&&... args) {
     check_thread();
-    return start_timer(detail::make_handle(std::forward<F>(f), std::forward<A>(args)...), deadline_at(when), when);
+    return start_timer(detail::make_handle(std::forward<F>(f), std::forward<A>(args)...), detail::deadline_at(when), when);
   }
 
   // loop.call_soon_threadsafe(f, args...): the one call other threads may
@@ -419,8 +420,6 @@ private:
   }
   [[noreturn]] static void throw_wrong_thread();
   [[noreturn]] static void throw_closed();
-  static std::uint64_t deadline_after(double delay);
-  static std::uint64_t deadline_at(double when);
   TimerHandle start_timer(detail::HandleState* s, std::uint64_t deadline_ns, double when);
   static void on_async(uv_async_t* h);
   void drain_threadsafe() noexcept;

@@ -17,6 +17,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "detail/clock.hpp"
 #include "tasks.hpp"
 
 namespace asyncuv {
@@ -24,10 +25,10 @@ namespace detail {
 
 class ASYNCUV_API SleepBase : protected Suspension, protected TimerEntry {
 protected:
-  // delay_ns <= 0 means "yield once".
+  // A delay of 0 means "yield once".
   // Until suspension, deadline_ns holds the delay.
-  explicit SleepBase(std::int64_t delay_ns) noexcept {
-    deadline_ns = static_cast<std::uint64_t>(delay_ns);
+  explicit SleepBase(std::uint64_t delay) noexcept {
+    deadline_ns = delay;
     seq = wakes_task_bit;  // the loop calls on_fire, below
   }
   // Not movable: the awaiter is built in place in the frame (no second copy
@@ -60,35 +61,12 @@ private:
   static bool on_cancel(Suspension* s) noexcept;
 };
 
-inline std::int64_t seconds_to_ns(double seconds) {
-  if (seconds > 0) [[likely]] {
-    const double ns = std::ceil(seconds * 1e9);
-    return ns >= 9.2e18 ? std::numeric_limits<std::int64_t>::max() : static_cast<std::int64_t>(ns);
-  }
-  if (std::isnan(seconds)) throw std::invalid_argument("Invalid delay: NaN (not a number)");
-  return 0;
-}
-
-template <class Rep, class Period>
-std::int64_t duration_to_ns(std::chrono::duration<Rep, Period> d) {
-  using namespace std::chrono;
-  if constexpr (std::is_floating_point_v<Rep>) {
-    return seconds_to_ns(duration<double>(d).count());
-  } else {
-    if (d <= d.zero()) return 0;
-    // Clamp in floating point: converting nanoseconds::max() to a finer
-    // period (picoseconds) or d to nanoseconds (hours::max()) would overflow.
-    if (duration<double, std::nano>(d).count() >= 9.2e18) return std::numeric_limits<std::int64_t>::max();
-    return ceil<nanoseconds>(d).count();  // sub-nanosecond remainders round up
-  }
-}
-
 }  // namespace detail
 
 template <class T>
 class [[nodiscard]] SleepAwaiter : detail::SleepBase {
 public:
-  SleepAwaiter(std::int64_t delay_ns, T value) : SleepBase(delay_ns), value_(std::move(value)) {}
+  SleepAwaiter(std::uint64_t delay, T value) : SleepBase(delay), value_(std::move(value)) {}
   bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> h) { suspend(h); }
   T await_resume() {
@@ -103,14 +81,14 @@ private:
 template <>
 class [[nodiscard]] SleepAwaiter<void> : detail::SleepBase {
 public:
-  explicit SleepAwaiter(std::int64_t delay_ns) noexcept : SleepBase(delay_ns) {}
+  explicit SleepAwaiter(std::uint64_t delay) noexcept : SleepBase(delay) {}
   bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> h) { suspend(h); }
   void await_resume() { resumed(); }
 };
 
 // co_await sleep(0.5); co_await sleep(0); co_await sleep(-1);
-inline SleepAwaiter<void> sleep(double seconds) { return SleepAwaiter<void>(detail::seconds_to_ns(seconds)); }
+inline SleepAwaiter<void> sleep(double seconds) { return SleepAwaiter<void>(detail::delay_ns(seconds)); }
 // Integer seconds get an exact-match overload: with `using namespace
 // asyncuv`, sleep(0) would otherwise be ambiguous with POSIX ::sleep(unsigned).
 template <std::integral I>
@@ -121,17 +99,17 @@ SleepAwaiter<void> sleep(I seconds) {
 // co_await sleep(500ms);
 template <class Rep, class Period>
 SleepAwaiter<void> sleep(std::chrono::duration<Rep, Period> d) {
-  return SleepAwaiter<void>(detail::duration_to_ns(d));
+  return SleepAwaiter<void>(detail::delay_ns(d));
 }
 
 // auto v = co_await sleep(1.0, value);  (asyncio.sleep(1, result=value))
 template <class T>
 SleepAwaiter<std::decay_t<T>> sleep(double seconds, T&& value) {
-  return {detail::seconds_to_ns(seconds), std::forward<T>(value)};
+  return {detail::delay_ns(seconds), std::forward<T>(value)};
 }
 template <class Rep, class Period, class T>
 SleepAwaiter<std::decay_t<T>> sleep(std::chrono::duration<Rep, Period> d, T&& value) {
-  return {detail::duration_to_ns(d), std::forward<T>(value)};
+  return {detail::delay_ns(d), std::forward<T>(value)};
 }
 template <std::integral I, class T>
 SleepAwaiter<std::decay_t<T>> sleep(I seconds, T&& value) {

@@ -196,7 +196,7 @@ Coro<T> wait_for_task(Task<T> t, double timeout) {
   bool cancelled = false;
   {
     TaskCore* const one[1] = {detail::TaskAccess::promise(t)};
-    TaskSetWait waiter(one, 1, ReturnWhen::first_completed, deadline_after(timeout));
+    TaskSetWait waiter(one, 1, ReturnWhen::first_completed, timeout_deadline(timeout));
     try {
       co_await waiter;
     } catch (const CancelledError&) {

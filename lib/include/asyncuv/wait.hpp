@@ -51,6 +51,7 @@
 
 #include "gather.hpp"
 #include "sleep.hpp"
+#include "detail/clock.hpp"
 #include "tasks.hpp"
 
 namespace asyncuv {
@@ -71,13 +72,18 @@ struct WaitResult {
 
 namespace detail {
 
-inline constexpr std::uint64_t no_deadline = UINT64_MAX;
+inline constexpr std::uint64_t no_deadline = never;
 
 // The loop clock (uv_hrtime) deadline `seconds` from now; <= 0 means "now",
 // i.e. the timer fires on the next loop iteration, as call_later(0) does.
-ASYNCUV_API std::uint64_t deadline_after(double seconds);
-inline std::uint64_t deadline_after(std::optional<double> seconds) {
-  return seconds ? deadline_after(*seconds) : no_deadline;
+// (A zero timeout is deadline 0, not now: it is due before any timer armed
+// earlier, as asyncio's wait() checks a zero timeout before anything else.)
+inline std::uint64_t timeout_deadline(double seconds) {
+  const std::uint64_t delay = delay_ns(seconds);
+  return delay == 0 ? 0 : deadline_in(delay);
+}
+inline std::uint64_t timeout_deadline(std::optional<double> seconds) {
+  return seconds ? timeout_deadline(*seconds) : no_deadline;
 }
 
 template <class Rep, class Period>
@@ -154,7 +160,7 @@ Coro<WaitResult<T>> wait_tasks(std::vector<Task<T>> tasks, ReturnWhen when, std:
   check_return_when(when);
   drop_duplicates(tasks);
   const std::vector<TaskCore*> cores = cores_of(tasks);
-  co_await TaskSetWait(cores.data(), cores.size(), when, deadline_after(timeout));
+  co_await TaskSetWait(cores.data(), cores.size(), when, timeout_deadline(timeout));
   WaitResult<T> r;
   for (auto& t : tasks) (t.done() ? r.done : r.pending).push_back(std::move(t));
   co_return r;
@@ -258,7 +264,7 @@ class AsCompleted {
 public:
   AsCompleted(std::vector<Task<T>> tasks, std::optional<double> timeout) {
     detail::drop_duplicates(tasks);
-    state_ = std::make_unique<detail::AsCompletedState>(detail::cores_of(tasks), detail::deadline_after(timeout));
+    state_ = std::make_unique<detail::AsCompletedState>(detail::cores_of(tasks), detail::timeout_deadline(timeout));
   }
 
   // How many awaitables the iteration yields (the distinct tasks).
