@@ -17,12 +17,6 @@ WaitList::~WaitList() {
   while (WaitNode* n = pop_front()) n->orphaned = true;
 }
 
-std::size_t WaitList::size() const noexcept {
-  std::size_t n = 0;
-  for (const WaitLink* l = head_.next; l != &head_; l = l->next) ++n;
-  return n;
-}
-
 void wait_in(WaitList& list, WaitNode* n, std::coroutine_handle<> h, bool (*on_cancel)(Suspension*)) {
   TaskCore& self = running_task();
   n->resume = h;

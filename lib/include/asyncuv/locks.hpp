@@ -31,58 +31,25 @@
 #include <type_traits>
 #include <utility>
 
+#include "detail/intrusive_list.hpp"
 #include "tasks.hpp"
 
 namespace asyncuv {
 namespace detail {
 
-// The links of an intrusive, circular, doubly linked list.
-struct ASYNCUV_API WaitLink {
-  WaitLink* prev = nullptr;
-  WaitLink* next = nullptr;
-};
-
 // A waiting task: where it resumes (Suspension) and its place in the queue.
-struct ASYNCUV_API WaitNode : Suspension, WaitLink {
+struct ASYNCUV_API WaitNode : Suspension, ListLink {
   bool woken = false;     // handed what it waited for (or notified)
   bool orphaned = false;  // the primitive died while we were queued
-  bool linked() const noexcept { return next != nullptr; }
   bool suspended() const noexcept { return task != nullptr; }
 };
 
-// A FIFO of waiting tasks, O(1) at both ends and for removal.
-class ASYNCUV_API WaitList {
+// A FIFO of waiting tasks, O(1) at both ends and for removal. Destroyed with
+// waiters still queued, it detaches them (orphaned).
+class ASYNCUV_API WaitList : public IntrusiveList<WaitNode> {
 public:
-  WaitList() noexcept { head_.prev = head_.next = &head_; }
-  WaitList(const WaitList&) = delete;
-  WaitList& operator=(const WaitList&) = delete;
+  WaitList() noexcept = default;
   ~WaitList();
-
-  bool empty() const noexcept { return head_.next == &head_; }
-  std::size_t size() const noexcept;
-  WaitNode* front() const noexcept { return empty() ? nullptr : static_cast<WaitNode*>(head_.next); }
-  WaitNode* next_of(WaitNode* n) const noexcept {
-    return n->next == &head_ ? nullptr : static_cast<WaitNode*>(n->next);
-  }
-  void push_back(WaitNode* n) noexcept {
-    n->prev = head_.prev;
-    n->next = &head_;
-    head_.prev->next = n;
-    head_.prev = n;
-  }
-  static void unlink(WaitNode* n) noexcept {
-    n->prev->next = n->next;
-    n->next->prev = n->prev;
-    n->prev = n->next = nullptr;
-  }
-  WaitNode* pop_front() noexcept {
-    WaitNode* n = front();
-    if (n) unlink(n);
-    return n;
-  }
-
-private:
-  WaitLink head_;
 };
 
 // Parks the running task on `n` at the back of `list`.
