@@ -69,6 +69,14 @@ void default_exception_handler(const ExceptionContext& ctx) {
   std::fprintf(stderr, "%s\n", text.c_str());
 }
 
+void detail::report_exception(const ExceptionContext& ctx) noexcept {
+  if (EventLoop* loop = EventLoop::current()) return loop->call_exception_handler(ctx);
+  try {
+    default_exception_handler(ctx);
+  } catch (...) {
+  }
+}
+
 EventLoop& get_running_loop() {
   if (EventLoop* l = EventLoop::current()) return *l;
   throw RuntimeError("no running event loop");

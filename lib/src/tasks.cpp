@@ -47,9 +47,7 @@ std::unordered_map<const TaskCore*, std::string>& custom_names() {
 // memory is skipped.
 void report(const char* message, std::exception_ptr e, const TaskCore* task) noexcept {
   try {
-    ExceptionContext ctx{message, std::move(e), task ? task->name() : std::string()};
-    if (EventLoop* loop = EventLoop::current()) loop->call_exception_handler(ctx);
-    else default_exception_handler(ctx);
+    report_exception({message, std::move(e), task ? task->name() : std::string()});
   } catch (...) {
   }
 }

@@ -23,9 +23,7 @@ std::chrono::nanoseconds to_timeout(double seconds) {
 namespace {
 
 void report_callback_error() noexcept {
-  ExceptionContext ctx{"exception calling callback for ConcurrentFuture", std::current_exception(), {}};
-  if (EventLoop* loop = EventLoop::current()) loop->call_exception_handler(ctx);
-  else default_exception_handler(ctx);
+  report_exception({"exception calling callback for ConcurrentFuture", std::current_exception(), {}});
 }
 
 }  // namespace

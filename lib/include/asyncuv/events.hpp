@@ -52,6 +52,12 @@ using ExceptionHandler = std::function<void(const ExceptionContext&)>;
 ASYNCUV_API void default_exception_handler(const ExceptionContext& ctx);
 
 namespace detail {
+// The one way the library reports an error nobody can catch: to the running
+// loop's handler, or on stderr when no loop runs on this thread. Never throws.
+ASYNCUV_API void report_exception(const ExceptionContext& ctx) noexcept;
+}  // namespace detail
+
+namespace detail {
 
 struct TaskCore;
 

@@ -101,9 +101,7 @@ private:
     }
   }
   static void report_guard_error(std::exception_ptr e) noexcept {
-    ExceptionContext ctx{"Exception in Guard release", std::move(e), {}};
-    if (EventLoop* loop = EventLoop::current()) loop->call_exception_handler(ctx);
-    else default_exception_handler(ctx);
+    detail::report_exception({"Exception in Guard release", std::move(e), {}});
   }
   M* m_ = nullptr;
 };
