@@ -25,17 +25,7 @@ namespace {
 
 // Sanitizers and unoptimised builds are slower; depths that overflowed the
 // stack through the old recursion in every build still do at these sizes.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool slow_build = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool slow_build = true;
-#else
-constexpr bool slow_build = false;
-#endif
-#else
-constexpr bool slow_build = false;
-#endif
+constexpr bool slow_build = support::sanitized_build;
 
 #ifdef __OPTIMIZE__
 constexpr bool optimised = !slow_build;

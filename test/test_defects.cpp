@@ -6,6 +6,8 @@
 
 #include <asyncuv/asyncuv.hpp>
 
+#include "test_support.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -29,17 +31,7 @@ using namespace asyncuv;
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool sanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool sanitized = true;
-#else
-constexpr bool sanitized = false;
-#endif
-#else
-constexpr bool sanitized = false;
-#endif
+constexpr bool sanitized = support::sanitized_build;
 
 // How a child process ended, as text: "exit 0", "signal 6".
 std::string describe_status(int status) {

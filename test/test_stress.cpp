@@ -13,6 +13,8 @@
 
 #include <asyncuv/asyncuv.hpp>
 
+#include "test_support.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -35,19 +37,7 @@ constexpr bool unoptimised = true;
 constexpr bool unoptimised = false;
 #endif
 
-bool sanitized() {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  return true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-  return true;
-#else
-  return false;
-#endif
-#else
-  return false;
-#endif
-}
+bool sanitized() { return support::sanitized_build; }
 
 bool full_size() {
   const char* v = std::getenv("ASYNCUV_STRESS");

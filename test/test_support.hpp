@@ -30,6 +30,20 @@ struct StringMaker<std::vector<std::string>> {
 
 namespace support {
 
+// Under AddressSanitizer or ThreadSanitizer (g++ or clang): tests with large
+// sizes scale down there.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool sanitized_build = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+inline constexpr bool sanitized_build = true;
+#else
+inline constexpr bool sanitized_build = false;
+#endif
+#else
+inline constexpr bool sanitized_build = false;
+#endif
+
 using namespace asyncuv;
 
 inline std::string show(int v) { return std::to_string(v); }
