@@ -39,32 +39,32 @@ constexpr GaiCode gai_codes[] = {
 };
 
 template <class E>
-std::exception_ptr os_error(int errno_value, std::string filename) {
-  return std::make_exception_ptr(E(errno_value, std::strerror(errno_value), std::move(filename)));
+std::exception_ptr os_error(int errno_value, std::string text, std::string filename) {
+  return std::make_exception_ptr(E(errno_value, std::move(text), std::move(filename)));
 }
 
 // PEP 3151's errno -> subclass table, as CPython's OSError.__new__ applies it.
-std::exception_ptr from_errno(int e, std::string filename) {
+std::exception_ptr from_errno(int e, std::string text, std::string filename) {
   switch (e) {
     case EAGAIN:
     case EALREADY:
-    case EINPROGRESS: return os_error<BlockingIOError>(e, std::move(filename));
-    case ECHILD: return os_error<ChildProcessError>(e, std::move(filename));
+    case EINPROGRESS: return os_error<BlockingIOError>(e, std::move(text), std::move(filename));
+    case ECHILD: return os_error<ChildProcessError>(e, std::move(text), std::move(filename));
     case EPIPE:
-    case ESHUTDOWN: return os_error<BrokenPipeError>(e, std::move(filename));
-    case ECONNABORTED: return os_error<ConnectionAbortedError>(e, std::move(filename));
-    case ECONNREFUSED: return os_error<ConnectionRefusedError>(e, std::move(filename));
-    case ECONNRESET: return os_error<ConnectionResetError>(e, std::move(filename));
-    case EEXIST: return os_error<FileExistsError>(e, std::move(filename));
-    case ENOENT: return os_error<FileNotFoundError>(e, std::move(filename));
-    case EINTR: return os_error<InterruptedError>(e, std::move(filename));
-    case EISDIR: return os_error<IsADirectoryError>(e, std::move(filename));
-    case ENOTDIR: return os_error<NotADirectoryError>(e, std::move(filename));
+    case ESHUTDOWN: return os_error<BrokenPipeError>(e, std::move(text), std::move(filename));
+    case ECONNABORTED: return os_error<ConnectionAbortedError>(e, std::move(text), std::move(filename));
+    case ECONNREFUSED: return os_error<ConnectionRefusedError>(e, std::move(text), std::move(filename));
+    case ECONNRESET: return os_error<ConnectionResetError>(e, std::move(text), std::move(filename));
+    case EEXIST: return os_error<FileExistsError>(e, std::move(text), std::move(filename));
+    case ENOENT: return os_error<FileNotFoundError>(e, std::move(text), std::move(filename));
+    case EINTR: return os_error<InterruptedError>(e, std::move(text), std::move(filename));
+    case EISDIR: return os_error<IsADirectoryError>(e, std::move(text), std::move(filename));
+    case ENOTDIR: return os_error<NotADirectoryError>(e, std::move(text), std::move(filename));
     case EACCES:
-    case EPERM: return os_error<PermissionError>(e, std::move(filename));
-    case ESRCH: return os_error<ProcessLookupError>(e, std::move(filename));
-    case ETIMEDOUT: return os_error<TimeoutError>(e, std::move(filename));
-    default: return os_error<OSError>(e, std::move(filename));
+    case EPERM: return os_error<PermissionError>(e, std::move(text), std::move(filename));
+    case ESRCH: return os_error<ProcessLookupError>(e, std::move(text), std::move(filename));
+    case ETIMEDOUT: return os_error<TimeoutError>(e, std::move(text), std::move(filename));
+    default: return os_error<OSError>(e, std::move(text), std::move(filename));
   }
 }
 
@@ -96,10 +96,15 @@ std::exception_ptr uv_error(int status, std::string filename) {
     if (g.uv == status) return std::make_exception_ptr(gaierror(g.eai, ::gai_strerror(g.eai)));
   }
   // On Unix every other UV_E* code but a few of libuv's own is -errno.
-  if (status < 0 && status > -4000) return from_errno(-status, std::move(filename));
+  if (status < 0 && status > -4000) return from_errno(-status, std::strerror(-status), std::move(filename));
   std::string text = std::string(uv_err_name(status)) + ": " + uv_strerror(status);
   if (!filename.empty()) text += ": '" + filename + "'";
   return std::make_exception_ptr(OSError(std::move(text)));
+}
+
+std::exception_ptr uv_error_text(int status, std::string text) {
+  if (status < 0 && status > -4000) return from_errno(-status, std::move(text), {});
+  return uv_error(status);
 }
 
 void throw_uv_error(int status, std::string filename) { std::rethrow_exception(uv_error(status, std::move(filename))); }

@@ -4,6 +4,7 @@
 #include "detail/config.hpp"  // first: a C++17 consumer gets one clear #error
 
 #include "coroutines.hpp"
+#include "dns.hpp"
 #include "events.hpp"
 #include "exceptions.hpp"
 #include "futures.hpp"
@@ -14,6 +15,7 @@
 #include "random.hpp"
 #include "runners.hpp"
 #include "sleep.hpp"
+#include "streams.hpp"
 #include "taskgroups.hpp"
 #include "tasks.hpp"
 #include "threads.hpp"

@@ -128,6 +128,10 @@ const std::error_category& gai_category() noexcept;
 // "[Errno 2] No such file or directory: 'prog'".
 std::exception_ptr uv_error(int status, std::string filename = {});
 [[noreturn]] void throw_uv_error(int status, std::string filename = {});
+// The same subclass with asyncio's own text in place of strerror's:
+// uv_error_text(UV_ECONNREFUSED, "Connect call failed ('127.0.0.1', 1)") is
+// ConnectionRefusedError "[Errno 111] Connect call failed ('127.0.0.1', 1)".
+std::exception_ptr uv_error_text(int status, std::string text);
 
 // ---- streams (asyncio.exceptions) ----
 

@@ -1,0 +1,423 @@
+// stream.cpp — a connected libuv stream as asyncio's transport + protocol
+// (see detail/stream.hpp).
+#include "asyncuv/detail/stream.hpp"
+
+#include "asyncuv/detail/listener.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace asyncuv::detail {
+
+// ---- ReadBuffer ----
+
+namespace {
+
+constexpr std::size_t block_size = 64 * 1024;  // libuv's suggested read size
+
+// One spare block per thread: a request/response connection empties its
+// buffer after every request, and would otherwise free and allocate a block
+// each time.
+thread_local char* spare_block = nullptr;
+
+struct SpareBlockReleaser {
+  ~SpareBlockReleaser() { std::free(std::exchange(spare_block, nullptr)); }
+};
+thread_local SpareBlockReleaser spare_releaser;
+
+char* take_block() {
+  (void)&spare_releaser;  // odr-use: registers the thread's releaser
+  if (char* b = std::exchange(spare_block, nullptr)) return b;
+  char* b = static_cast<char*>(std::malloc(block_size));
+  if (!b) throw std::bad_alloc();
+  return b;
+}
+
+void give_block(char* b, std::size_t cap) noexcept {
+  if (cap == block_size && !spare_block) spare_block = b;
+  else std::free(b);
+}
+
+
+}  // namespace
+
+char* ReadBuffer::space(std::size_t want, std::size_t& got) {
+  if (!data_) {
+    data_ = take_block();
+    cap_ = block_size;
+  }
+  if (cap_ - end_ < want && begin_ > 0) {  // slide the unread bytes to the front
+    std::memmove(data_, data_ + begin_, size());
+    end_ -= begin_;
+    begin_ = 0;
+  }
+  if (cap_ - end_ < want) {
+    const std::size_t cap = std::max(cap_ * 2, end_ + want);
+    char* grown = static_cast<char*>(std::realloc(data_, cap));
+    if (!grown) throw std::bad_alloc();
+    data_ = grown;
+    cap_ = cap;
+  }
+  got = cap_ - end_;
+  return data_ + end_;
+}
+
+void ReadBuffer::append(std::string_view bytes) {
+  if (bytes.empty()) return;
+  std::size_t got = 0;
+  char* p = space(bytes.size(), got);
+  std::memcpy(p, bytes.data(), bytes.size());
+  commit(bytes.size());
+}
+
+std::string ReadBuffer::take(std::size_t n) {
+  n = std::min(n, size());
+  std::string out(data_ + begin_, n);
+  consume(n);
+  return out;
+}
+
+void ReadBuffer::consume(std::size_t n) noexcept {
+  begin_ += std::min(n, size());
+  if (begin_ == end_) release();
+}
+
+void ReadBuffer::release() noexcept {
+  if (data_) give_block(data_, cap_);
+  data_ = nullptr;
+  cap_ = begin_ = end_ = 0;
+}
+
+// ---- StreamCore: ownership ----
+
+// A queued write: libuv holds the bytes until the callback, which may come
+// after every user is gone (it holds a reference on the core).
+struct StreamCore::WriteRequest {
+  uv_write_t req;
+  StreamCore* core;
+  std::size_t size;
+  char data[1];  // `size` bytes follow
+  static WriteRequest* make(StreamCore* core, const char* bytes, std::size_t n) {
+    void* mem = std::malloc(offsetof(WriteRequest, data) + n);
+    if (!mem) throw std::bad_alloc();
+    auto* w = static_cast<WriteRequest*>(mem);
+    w->core = core;
+    w->size = n;
+    std::memcpy(w->data, bytes, n);
+    return w;
+  }
+};
+
+StreamCore::~StreamCore() {  // the handle closes itself (OwnedHandle)
+  if (ServerCore* server = std::exchange(server_, nullptr)) {
+    server->detach();
+    server->decref();
+  }
+}
+
+void StreamCore::drop_user() noexcept {
+  if (--users_ == 0) close();
+  decref();
+}
+
+void StreamCore::connection_made(bool tcp) {
+  tcp_ = tcp;
+  handle.get()->handle.data = this;
+  if (tcp) {
+    // asyncio sets TCP_NODELAY on every TCP transport.
+    if (const int rc = uv_tcp_nodelay(&handle.get()->tcp, 1); rc != 0) throw_uv_error(rc);
+  }
+  start_reading();
+}
+
+// ---- reading ----
+
+void StreamCore::start_reading() noexcept {
+  if (reading_ || !handle || closing_ || eof_) return;
+  if (const int rc = uv_read_start(stream(), &on_alloc, &on_read); rc != 0) {
+    fatal_error(rc);
+    return;
+  }
+  reading_ = true;
+}
+
+void StreamCore::pause_reading() noexcept {
+  if (reading_ && handle) uv_read_stop(stream());
+  reading_ = false;
+}
+
+void StreamCore::on_alloc(uv_handle_t* h, std::size_t suggested, uv_buf_t* buf) {
+  auto* self = static_cast<StreamCore*>(h->data);
+  try {
+    std::size_t got = 0;
+    char* p = self->buf_.space(suggested, got);
+    *buf = uv_buf_init(p, static_cast<unsigned>(got));
+  } catch (const std::bad_alloc&) {
+    *buf = uv_buf_init(nullptr, 0);  // libuv reports UV_ENOBUFS to on_read
+  }
+}
+
+void StreamCore::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
+  auto* self = static_cast<StreamCore*>(s->data);
+  if (nread > 0) {
+    self->buf_.commit(static_cast<std::size_t>(nread));
+    self->wake_reader();
+    // asyncio's feed_data: pause above twice the limit.
+    if (self->buf_.size() > 2 * self->limit_) {
+      self->read_paused_ = true;
+      self->pause_reading();
+    }
+  } else if (nread == UV_EOF) {
+    self->pause_reading();
+    self->feed_eof();  // eof_received() keeps the transport open (half-close)
+  } else if (nread < 0) {
+    self->fatal_error(static_cast<int>(nread));
+  }
+  if (self->buf_.empty()) self->buf_.clear();  // give back a block nobody wrote into
+}
+
+void StreamCore::wake_reader() noexcept { wake_all(reader_); }
+
+void StreamCore::feed_data(std::string_view bytes) {
+  if (bytes.empty()) return;
+  buf_.append(bytes);
+  wake_reader();
+  if (buf_.size() > 2 * limit_ && reading_) {
+    read_paused_ = true;
+    pause_reading();
+  }
+}
+
+void StreamCore::feed_eof() noexcept {
+  eof_ = true;
+  wake_reader();
+}
+
+void StreamCore::set_exception(std::exception_ptr e) noexcept {
+  error_ = std::move(e);
+  wake_reader();
+}
+
+void StreamCore::maybe_resume_reading() noexcept {
+  if (read_paused_ && buf_.size() <= limit_) {
+    read_paused_ = false;
+    start_reading();
+  }
+}
+
+void wake_all(WaitList& list) noexcept {
+  while (WaitNode* n = list.pop_front()) {
+    n->woken = true;
+    n->task->wake();
+  }
+}
+
+ListWaiter StreamCore::wait_for_data(const char* caller) {
+  if (!reader_.empty()) {
+    throw RuntimeError(std::string(caller) +
+                       "() called while another coroutine is already waiting for incoming data");
+  }
+  if (read_paused_) {  // the reader wants more than the paused buffer holds
+    read_paused_ = false;
+    start_reading();
+  }
+  return ListWaiter(reader_);
+}
+
+// ---- writing ----
+
+std::size_t StreamCore::write_buffer_size() const noexcept {
+  return handle ? handle.get()->stream.write_queue_size : 0;
+}
+
+void StreamCore::write(const char* data, std::size_t n) {
+  if (n == 0) return;
+  if (eof_written_) throw RuntimeError("Cannot call write() after write_eof()");
+  if (lost_ || closing_ || !handle) return;  // asyncio drops writes on a lost connection
+  uv_buf_t buf = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(n));
+  if (writes_in_flight_ == 0) {  // nothing queued: send at once, queue only the rest
+    const int sent = uv_try_write(stream(), &buf, 1);
+    if (sent == static_cast<int>(n)) return;
+    if (sent < 0 && sent != UV_EAGAIN) {
+      fatal_error(sent);
+      return;
+    }
+    if (sent > 0) {
+      data += sent;
+      n -= static_cast<std::size_t>(sent);
+    }
+  }
+  WriteRequest* w = WriteRequest::make(this, data, n);
+  buf = uv_buf_init(w->data, static_cast<unsigned>(n));
+  if (const int rc = uv_write(&w->req, stream(), &buf, 1, &on_write); rc != 0) {
+    std::free(w);
+    fatal_error(rc);
+    return;
+  }
+  incref();
+  ++writes_in_flight_;
+  maybe_pause_writing();
+}
+
+void StreamCore::on_write(uv_write_t* req, int status) {
+  auto* w = reinterpret_cast<WriteRequest*>(req);
+  StreamCore* self = w->core;
+  std::free(w);
+  self->written(status);
+  self->decref();
+}
+
+void StreamCore::written(int status) noexcept {
+  --writes_in_flight_;
+  if (status < 0 && status != UV_ECANCELED) fatal_error(status);
+  if (write_paused_ && write_buffer_size() <= low_) {  // resume_writing()
+    write_paused_ = false;
+    wake_all(drainers_);
+  }
+  if (writes_in_flight_ > 0) return;
+  if (shutdown_pending_) shutdown_now();
+  if (closing_ && !lost_) lose(nullptr);  // close() waited for the flush
+}
+
+void StreamCore::maybe_pause_writing() noexcept {
+  if (!write_paused_ && write_buffer_size() > high_) write_paused_ = true;
+}
+
+void StreamCore::set_write_buffer_limits(std::ptrdiff_t high, std::ptrdiff_t low) {
+  // asyncio's _set_write_buffer_limits: high defaults to 64 KiB (or 4 x low),
+  // low to high / 4.
+  if (high < 0) high = low < 0 ? 64 * 1024 : 4 * low;
+  if (low < 0) low = high / 4;
+  if (!(high >= low && low >= 0)) {
+    throw ValueError("high (" + std::to_string(high) + ") must be >= low (" + std::to_string(low) + ") must be >= 0");
+  }
+  high_ = static_cast<std::size_t>(high);
+  low_ = static_cast<std::size_t>(low);
+  maybe_pause_writing();
+  if (write_paused_ && write_buffer_size() <= low_) {
+    write_paused_ = false;
+    wake_all(drainers_);
+  }
+}
+
+void StreamCore::write_eof() {
+  if (closing_ || eof_written_) return;
+  eof_written_ = true;
+  if (writes_in_flight_ == 0) shutdown_now();
+  else shutdown_pending_ = true;  // after the queued bytes, as asyncio does
+}
+
+void StreamCore::shutdown_now() noexcept {
+  shutdown_pending_ = false;
+  if (!handle) return;
+  struct Shutdown {
+    uv_shutdown_t req;
+    StreamCore* core;
+  };
+  auto* s = new (std::nothrow) Shutdown{{}, this};
+  if (!s) return;
+  const int rc = uv_shutdown(&s->req, stream(), [](uv_shutdown_t* r, int) {
+    auto* done = reinterpret_cast<Shutdown*>(r);
+    done->core->decref();
+    delete done;
+  });
+  if (rc != 0) {
+    delete s;
+    return;
+  }
+  incref();
+}
+
+// ---- closing ----
+
+void StreamCore::fatal_error(int status) noexcept {
+  // asyncio's _fatal_error on an OSError: no log, the connection is lost.
+  lose(uv_error(status));
+}
+
+void StreamCore::close() noexcept {
+  if (closing_) return;
+  closing_ = true;
+  pause_reading();
+  if (writes_in_flight_ == 0) lose(nullptr);
+}
+
+void StreamCore::abort() noexcept {
+  closing_ = true;
+  lose(nullptr);
+}
+
+// asyncio's connection_lost(exc), here at once (asyncio defers it by one
+// call_soon; the fd is closed by uv_close now either way).
+void StreamCore::lose(std::exception_ptr error) noexcept {
+  if (lost_) return;
+  lost_ = true;
+  closing_ = true;
+  reading_ = false;
+  handle.close();  // queued writes come back with UV_ECANCELED
+  lost_error_ = error;
+  if (error) set_exception(error);
+  else feed_eof();
+  wake_all(drainers_);
+  wake_all(closed_waiters_);
+  if (ServerCore* server = std::exchange(server_, nullptr)) {
+    server->detach();
+    server->decref();
+  }
+}
+
+void StreamCore::attach_to(ServerCore* server) noexcept {
+  server_ = server;
+  server->incref();
+  server->attach();
+}
+
+// ---- addresses ----
+
+namespace {
+
+template <class Get>
+SocketAddress address_of(const StreamCore& core, Get get) {
+  if (!core.stream()) throw_uv_error(UV_EBADF);
+  sockaddr_storage ss{};
+  int len = sizeof ss;
+  if (const int rc = get(reinterpret_cast<sockaddr*>(&ss), &len); rc != 0) throw_uv_error(rc);
+  return SocketAddress::from(reinterpret_cast<sockaddr*>(&ss), static_cast<socklen_t>(len));
+}
+
+}  // namespace
+
+SocketAddress StreamCore::peername() const {
+  if (tcp_) {
+    return address_of(*this, [&](sockaddr* sa, int* len) { return uv_tcp_getpeername(&handle.get()->tcp, sa, len); });
+  }
+  SocketAddress a{AF_UNIX, {}, 0, 0, 0};
+  if (!handle) throw_uv_error(UV_EBADF);
+  char path[4096];
+  std::size_t len = sizeof path;
+  if (const int rc = uv_pipe_getpeername(&handle.get()->pipe, path, &len); rc != 0) throw_uv_error(rc);
+  a.host.assign(path, ::strnlen(path, len));
+  return a;
+}
+
+SocketAddress StreamCore::sockname() const {
+  if (tcp_) {
+    return address_of(*this, [&](sockaddr* sa, int* len) { return uv_tcp_getsockname(&handle.get()->tcp, sa, len); });
+  }
+  SocketAddress a{AF_UNIX, {}, 0, 0, 0};
+  if (!handle) throw_uv_error(UV_EBADF);
+  char path[4096];
+  std::size_t len = sizeof path;
+  if (const int rc = uv_pipe_getsockname(&handle.get()->pipe, path, &len); rc != 0) throw_uv_error(rc);
+  a.host.assign(path, ::strnlen(path, len));
+  return a;
+}
+
+int StreamCore::fileno() const noexcept {
+  uv_os_fd_t fd = -1;
+  if (!handle || uv_fileno(handle.base(), &fd) != 0) return -1;
+  return fd;
+}
+
+}  // namespace asyncuv::detail
