@@ -34,7 +34,7 @@ std::string program_list() {
     s += "  " + name + std::string(name.size() < 14 ? 14 - name.size() : 1, ' ') + desc + "\n";
   };
   for (const auto& p : demo::programs) line(p.name, p.description);
-  line("all", "run the five programs above in sequence");
+  line("all", "run the five seed programs in sequence (not the network ones)");
   return s;
 }
 
@@ -46,6 +46,15 @@ double parse_time_scale(const std::string& s) {
   if (!plain || end != s.c_str() + s.size() || !std::isfinite(x) || x < 0)
     throw UsageError{"invalid --time-scale '" + s + "': expected a finite number >= 0"};
   return x;
+}
+
+// --port: 0..65535 (0: the kernel picks one; the server prints it).
+int parse_port(const std::string& s) {
+  const UsageError bad{"invalid --port '" + s + "': expected an integer between 0 and 65535"};
+  if (s.empty() || s.size() > 5 || s.find_first_not_of("0123456789") != std::string::npos) throw bad;
+  const int p = std::stoi(s);
+  if (p > 65535) throw bad;
+  return p;
 }
 
 // --seed: a Python int with |n| < 2**64; random.seed(n) uses |n|, so we keep only it.
@@ -87,6 +96,7 @@ int run_cli(int argc, char** argv) {
       ("time-scale", "multiply every delay by X (default 1)", cxxopts::value<std::string>(), "X")
       ("seed", "random.seed(N) before running (default: seeded from the OS)", cxxopts::value<std::string>(), "N")
       ("timing", "report the elapsed wall time on stderr")
+      ("port", "the TCP port of the tcp_echo programs (default 8888)", cxxopts::value<std::string>(), "P")
       ("h,help", "show this help and exit")
       ("version", "print the version and exit")
       ("program", "the program to run", cxxopts::value<std::vector<std::string>>());
@@ -117,9 +127,10 @@ int run_cli(int argc, char** argv) {
 
     std::vector<const demo::Program*> chosen;
     for (const auto& p : demo::programs)
-      if (names[0] == "all" || names[0] == p.name) chosen.push_back(&p);
+      if ((names[0] == "all" && !p.network) || names[0] == p.name) chosen.push_back(&p);
     if (chosen.empty()) throw UsageError{"unknown program '" + names[0] + "' (see --list)"};
 
+    if (args.count("port")) demo::port = parse_port(args["port"].as<std::string>());
     if (args.count("time-scale")) demo::time_scale = parse_time_scale(args["time-scale"].as<std::string>());
     if (args.count("seed")) {
       asyncuv::random::seed(parse_seed_magnitude(args["seed"].as<std::string>()));

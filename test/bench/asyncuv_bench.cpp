@@ -43,6 +43,8 @@
 // does that in its own build directory.
 #include <asyncuv/asyncuv.hpp>
 
+#include "echo_server.hpp"
+
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -215,13 +217,14 @@ Coro<Result> bench_queue(std::int64_t n) {
 
 int usage(const char* msg) {
   if (msg) std::fprintf(stderr, "asyncuv-bench: %s\n", msg);
-  std::fprintf(stderr, "usage: asyncuv-bench spawn|sleepers|yield|queue N\n");
+  std::fprintf(stderr, "usage: asyncuv-bench spawn|sleepers|yield|queue N | echo-server tcp PORT | echo-server unix PATH\n");
   return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 2 && std::string(argv[1]) == "echo-server") return echo_server_main(argc, argv);
   if (argc != 3) return usage(nullptr);
   const std::string workload = argv[1];
   char* end = nullptr;
