@@ -152,22 +152,26 @@ TEST_CASE("a handler added outside a running loop's thread is refused") {
       RuntimeError);
 }
 
-TEST_CASE("two loops on two threads each see the signal once") {
-  std::atomic<int> seen{0};
-  auto watcher = [&seen] {
-    run([](std::atomic<int>& seen) -> Coro<void> {
+TEST_CASE("two loops on two threads each see the signal") {
+  std::atomic<int> installed{0}, seen{0};
+  auto watcher = [&installed, &seen] {
+    run([](std::atomic<int>& installed, std::atomic<int>& seen) -> Coro<void> {
       int mine = 0;
       get_running_loop().add_signal_handler(SIGUSR1, [&mine] { ++mine; });
-      for (int i = 0; i < 400 && mine == 0; ++i) co_await sleep(0.005);
+      ++installed;
+      for (int i = 0; i < 2000 && mine == 0; ++i) co_await sleep(0.005);
       seen += mine > 0;
-    }(seen));
+    }(installed, seen));
   };
   std::thread a(watcher), b(watcher);
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  kill(getpid(), SIGUSR1);
+  // Both handlers in place first: SIGUSR1's default would end the process.
+  for (int i = 0; i < 2000 && installed < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  CHECK(installed == 2);
+  if (installed == 2) kill(getpid(), SIGUSR1);
   a.join();
   b.join();
   CHECK(seen == 2);
+  CHECK(has_default_disposition(SIGUSR1));
 }
 
 // ---- Ctrl-C ----

@@ -195,6 +195,24 @@ TEST_CASE("closing a socket ends a pending recvfrom with EBADF; a socket outlivi
   keep.reset();
 }
 
+TEST_CASE("a socket destroyed while tasks wait on it (one of them already woken for a datagram): they get EBADF") {
+  run([]() -> Coro<void> {
+    auto server = std::make_unique<DatagramSocket>();
+    server->bind({"127.0.0.1", 0});
+    auto woken = create_task(error_of<OSError>(server->recvfrom()));
+    auto waiting = create_task(error_of<OSError>(server->recvfrom()));
+    co_await sleep(0.001);
+    DatagramSocket client;
+    co_await client.sendto("dropped with the socket", server->local_address());
+    for (int i = 0; i < 100000 && server->queued() == 0 && !woken.done(); ++i) co_await sleep(0);
+    REQUIRE(server->queued() == 1);
+    REQUIRE_FALSE(woken.done());
+    server.reset();  // ASan: neither task touches the socket after this
+    CHECK(co_await woken == "[Errno 9] Bad file descriptor");
+    CHECK(co_await waiting == "[Errno 9] Bad file descriptor");
+  }());
+}
+
 TEST_CASE("many datagrams with nobody reading: the queue stays bounded, order is kept, every loss is counted") {
   constexpr int sent = 2000;
   int received = 0, out_of_order = 0;

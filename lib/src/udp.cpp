@@ -80,10 +80,13 @@ void UdpSocket::close() noexcept {
   handle_.close();  // pending sends complete with UV_ECANCELED and free themselves
   queue_.clear();
   promised_ = 0;
-  // Every waiter wakes and raises EBADF (see take()).
-  while (WaitNode* n = waiters_.pop_front()) {
-    n->woken = true;
-    n->task->wake(loop_);
+  // Every waiter wakes and raises EBADF, without reading the socket again
+  // (it may be gone by then).
+  for (WaitList* list : {&promised_waiters_, &waiters_}) {
+    while (WaitNode* n = list->pop_front()) {
+      n->orphaned = true;
+      if (!n->woken) n->task->wake(loop_);
+    }
   }
 }
 
@@ -124,6 +127,7 @@ void UdpSocket::hand_out() noexcept {
   while (promised_ < queue_.size() && !waiters_.empty()) {
     WaitNode* n = waiters_.pop_front();
     n->woken = true;
+    promised_waiters_.push_back(n);
     ++promised_;
     n->task->wake(loop_);
   }
@@ -148,27 +152,30 @@ void UdpSocket::wait(Waiter* w, std::coroutine_handle<> h) {
 // on, so the datagram stays queued for the next.
 bool UdpSocket::on_cancel(Suspension* s) noexcept {
   auto* w = static_cast<Waiter*>(s);
-  w->socket->forget(w);
+  if (!w->orphaned) w->socket->forget(w);
   return false;
 }
 
 void UdpSocket::forget(Waiter* w) noexcept {
-  if (w->linked()) {
-    WaitList::unlink(w);
-    update_ref();
-  } else if (w->woken) {
+  if (!w->linked()) return;
+  WaitList::unlink(w);
+  if (w->woken) {
     w->woken = false;
-    if (!closed_) {
-      --promised_;
-      hand_out();
-    }
+    --promised_;
+    hand_out();
   }
+  update_ref();
 }
 
 Received RecvAwaiter::await_resume() {
+  if (orphaned) {  // closed while we waited
+    if (task) task->throw_if_cancelled();
+    throw_uv_error(UV_EBADF);
+  }
   if (woken) {  // promised one (a cancel would have handed the promise on)
     woken = false;
-    if (!socket->closed_) --socket->promised_;
+    WaitList::unlink(this);
+    --socket->promised_;
   } else if (task) {
     task->throw_if_cancelled();
   }

@@ -93,6 +93,9 @@ private:
   std::deque<Received> queue_;
   std::size_t promised_ = 0;  // woken waiters that have not taken theirs yet
   WaitList waiters_;
+  // The woken ones, until they run: a socket closed or destroyed before
+  // then orphans them, so that they raise EBADF without touching it.
+  WaitList promised_waiters_;
   bool reading_ = false;
   bool closed_ = false;
   char buffer_[65536];  // one datagram at a time: copied out at its exact size
@@ -103,7 +106,9 @@ class [[nodiscard]] RecvAwaiter : UdpSocket::Waiter {
 public:
   RecvAwaiter(UdpSocket& s, std::size_t bufsize) noexcept : bufsize_(bufsize) { socket = &s; }
   RecvAwaiter(RecvAwaiter&&) = delete;  // queued by address
-  ~RecvAwaiter() { socket->forget(this); }
+  ~RecvAwaiter() {
+    if (!orphaned) socket->forget(this);
+  }
   bool await_ready() const noexcept { return socket->available() || socket->is_closing(); }
   void await_suspend(std::coroutine_handle<> h) { socket->wait(this, h); }
   Received await_resume();
