@@ -398,6 +398,7 @@ void EventLoop::on_drain_stop(detail::Callback*, detail::Fate fate) noexcept {
 
 void EventLoop::close() noexcept {
   cancel_all_tasks();  // normally done by run() already; this drops the loop's references
+  signals_.reset();    // closes the signal handles: their default dispositions come back
   // From here on other threads' posts fail; what they posted is dropped, as
   // asyncio's close() drops its ready queue.
   std::uintptr_t posted;

@@ -28,9 +28,15 @@ struct StopWhenDone : Listener, Callback {
 void run_main_task(EventLoop& loop, TaskCore& main) {
   StopWhenDone stopper(&loop);
   main.add_listener(&stopper);
+  SignalHandlers& signals = loop.signal_handlers();
+  signals.watch_interrupt(main);  // Ctrl-C cancels main, as asyncio.run()'s
   loop.keep_alive(true);
   loop.run_until_stopped();
   loop.keep_alive(false);
+  // asyncio.run() gives SIGINT back its default before the shutdown, so a
+  // Ctrl-C there ends the process.
+  signals.unwatch_interrupt();
+  const bool interrupted = signals.interrupt_count() > 0;
   const bool finished = main.done();
   if (!finished) main.remove_listener(&stopper);
   loop.cancel_all_tasks();
@@ -39,6 +45,9 @@ void run_main_task(EventLoop& loop, TaskCore& main) {
   // run's first task is numbered after them (Task-6 in a second run, not 4).
   skip_task_ids(2);
   if (!finished) throw RuntimeError("Event loop stopped before Future completed.");
+  // Runner.run(): main ended cancelled and the only cancel request left is
+  // Ctrl-C's, so the program is told KeyboardInterrupt, not CancelledError.
+  if (interrupted && main.state == TaskCore::State::cancelled && main.uncancel() == 0) throw KeyboardInterrupt();
 }
 
 }  // namespace asyncuv::detail

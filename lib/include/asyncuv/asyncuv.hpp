@@ -4,6 +4,7 @@
 #include "detail/config.hpp"  // first: a C++17 consumer gets one clear #error
 
 #include "coroutines.hpp"
+#include "datagrams.hpp"
 #include "dns.hpp"
 #include "events.hpp"
 #include "exceptions.hpp"

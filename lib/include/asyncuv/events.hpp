@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -33,12 +34,15 @@
 
 #include "detail/clock.hpp"
 #include "detail/handle.hpp"
+#include "detail/signal.hpp"
 
 namespace asyncuv {
 
 class EventLoop;
 template <class T = void>
 class Future;
+template <class T>
+class Coro;
 
 // What the loop's exception handler receives (asyncio's "context" dict).
 struct ASYNCUV_API ExceptionContext {
@@ -237,6 +241,15 @@ HandleState* make_handle(F&& f, A&&... args) {
 template <class F, class... A>
 concept CallableWith = std::invocable<std::decay_t<F>, std::decay_t<A>...>;
 
+// Called again and again with the same arguments (a signal handler).
+template <class F, class... A>
+concept RepeatableWith = std::invocable<std::decay_t<F>&, std::decay_t<A>&...>;
+
+template <class R>
+inline constexpr bool is_coro_v = false;
+template <class T>
+inline constexpr bool is_coro_v<Coro<T>> = true;
+
 }  // namespace detail
 
 // asyncio.Handle: what call_soon returns. A cheap copyable reference;
@@ -361,6 +374,32 @@ public:
     return Handle(s);
   }
 
+  // loop.add_signal_handler(sig, f, args...): f(args...) through the loop
+  // (as call_soon) each time signal sig arrives; a second add replaces f.
+  // asyncio's errors: a coroutine function is a TypeError ("coroutines
+  // cannot be used with add_signal_handler()"), a number that is no signal a
+  // ValueError ("invalid signal number N"), SIGKILL and SIGSTOP a
+  // RuntimeError ("sig 9 cannot be caught"). Handlers do not keep the loop
+  // running, and the loop's close removes them (signals.cpp).
+  template <class F, class... A>
+    requires detail::RepeatableWith<F, A...>
+  void add_signal_handler(int sig, F&& f, A&&... args) {
+    using R = std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>;
+    if constexpr (detail::is_coro_v<std::remove_cvref_t<R>>) {
+      detail::throw_coroutine_signal_handler();
+    } else {
+      auto bound = [f = std::forward<F>(f), ... a = std::forward<A>(args)]() mutable {
+        static_cast<void>(std::invoke(f, a...));
+      };
+      set_signal_handler(sig, std::make_shared<detail::SignalCallbackOf<decltype(bound)>>(std::move(bound)));
+    }
+  }
+  // loop.remove_signal_handler(sig): true if a handler was removed (sig then
+  // gets its default disposition back), false if there was none.
+  bool remove_signal_handler(int sig);
+  // Internal: the signal table (created on first use).
+  detail::SignalHandlers& signal_handlers();
+
   // loop.create_future(): a pending Future<T> on this loop (futures.hpp).
   template <class T = void>
   Future<T> create_future();
@@ -427,6 +466,7 @@ private:
   [[noreturn]] static void throw_wrong_thread();
   [[noreturn]] static void throw_closed();
   TimerHandle start_timer(detail::HandleState* s, std::uint64_t deadline_ns, double when);
+  void set_signal_handler(int sig, std::shared_ptr<detail::SignalCallback> callback);
   static void on_async(uv_async_t* h);
   void drain_threadsafe() noexcept;
   void drop_ready_queue() noexcept;
@@ -460,6 +500,7 @@ private:
   // Wakes the loop for call_soon_threadsafe. Referenced only while run()'s
   // main coroutine runs (keep_alive), so shutdown still ends when tasks do.
   detail::OwnedHandle<uv_async_t> async_;
+  std::unique_ptr<detail::SignalHandlers> signals_;  // add_signal_handler's, run()'s SIGINT
   std::uintptr_t head_ = 0;  // tagged links, see ReadyNode
   std::uintptr_t* tail_ = &head_;
   detail::TimerHeap timers_;

@@ -41,6 +41,17 @@ private:
   std::string msg_;
 };
 
+// Python's KeyboardInterrupt: what run() raises after Ctrl-C cancelled the
+// main task. Like CancelledError it derives from no standard exception, so
+// `catch (const std::exception&)` does not swallow it (Python's derives from
+// BaseException).
+class KeyboardInterrupt {
+public:
+  KeyboardInterrupt() = default;
+  virtual ~KeyboardInterrupt() = default;
+  virtual const char* what() const noexcept { return "KeyboardInterrupt"; }
+};
+
 class RuntimeError : public std::runtime_error {
 public:
   using std::runtime_error::runtime_error;
