@@ -5,6 +5,7 @@
 #include <cxxopts.hpp>
 
 #include <chrono>
+#include <csignal>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -162,6 +163,13 @@ int main(int argc, char** argv) {
     rc = run_cli(argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: error: %s\n", prog, e.what());
+  } catch (const asyncuv::KeyboardInterrupt&) {
+    // Ctrl-C: as CPython does after a KeyboardInterrupt, flush and end by
+    // SIGINT itself, so that the shell sees an interrupted program.
+    std::fputs("KeyboardInterrupt\n", stderr);
+    std::fflush(stdout);
+    std::signal(SIGINT, SIG_DFL);
+    std::raise(SIGINT);
   } catch (const asyncuv::CancelledError& e) {
     std::fprintf(stderr, "%s: error: cancelled: %s\n", prog, e.what());
   } catch (...) {

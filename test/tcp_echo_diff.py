@@ -42,7 +42,10 @@ def client_cmd(kind, port):
 
 def session(server, client):
     """Runs one client against one server; (server stdout, client stdout, server status)."""
-    srv = subprocess.Popen(server_cmd(server), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # SIGINT at its default disposition, whatever this script inherited (a
+    # background job's is ignored): both servers then take Ctrl-C.
+    srv = subprocess.Popen(server_cmd(server), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         first = srv.stdout.readline().decode()
         m = re.fullmatch(r"Serving on \('127\.0\.0\.1', (\d+)\)\n", first)

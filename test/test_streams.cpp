@@ -292,6 +292,13 @@ TEST_CASE("server close with clients connected; serve_forever is cancellable; as
     });
     CHECK(seen == 1);
     CHECK_FALSE(scoped.is_serving());
+    Server failing = co_await start_server(echo, "127.0.0.1", 0);
+    CHECK_THROWS_WITH_AS(co_await failing.run([](Server&) -> Coro<void> {
+      throw ValueError("from the body");
+      co_return;
+    }),
+                         "from the body", ValueError);  // async with lets the error through
+    CHECK_FALSE(failing.is_serving());
 
     Server cancelled = co_await start_server(echo, "127.0.0.1", 0);
     Task<void> f2 = create_task(cancelled.serve_forever());

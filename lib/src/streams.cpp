@@ -285,9 +285,10 @@ Coro<void> Server::serve_forever() {
   std::rethrow_exception(cancelled);
 }
 
-Coro<void> Server::exit(std::exception_ptr) {
+Coro<void> Server::exit(std::exception_ptr error) {
   close();
   co_await wait_closed();
+  if (error) std::rethrow_exception(error);  // __aexit__ returns None: the error goes on
 }
 
 namespace detail {
