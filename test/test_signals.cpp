@@ -213,6 +213,7 @@ struct Child {
     if (pid == 0) {
       dup2(fds[1], 1);
       if (quiet) freopen("/dev/null", "w", stderr);
+      signal(SIGINT, SIG_DFL);  // an ignored SIGINT would survive exec: start as a shell would
       close(fds[0]);
       close(fds[1]);
       std::vector<char*> args;

@@ -248,6 +248,22 @@ TEST_CASE("many datagrams with nobody reading: the queue stays bounded, order is
   CHECK(most_queued <= 8);
 }
 
+TEST_CASE("a DatagramSocket moved before its recvfrom starts, or while it waits, still delivers") {
+  run([]() -> Coro<void> {
+    DatagramSocket server;
+    server.bind({"127.0.0.1", 0});
+    auto lazy = server.recvfrom();  // not started yet
+    auto waiting = create_task(server.recvfrom());
+    co_await sleep(0.001);
+    DatagramSocket moved = std::move(server);
+    DatagramSocket client;
+    co_await client.sendto("a", moved.local_address());
+    co_await client.sendto("b", moved.local_address());
+    CHECK((co_await timeout(5s, waiting)).data == "a");
+    CHECK((co_await timeout(5s, std::move(lazy))).data == "b");
+  }());
+}
+
 TEST_CASE("several datagrams queued before anyone reads come out in order") {
   run([]() -> Coro<void> {
     DatagramSocket server;

@@ -55,19 +55,33 @@ Address DatagramSocket::peer_address() const {
   return detail::from_sockaddr(reinterpret_cast<const sockaddr*>(&ss));
 }
 
-// The socket state is reached through s_ at each call, not kept: the
-// DatagramSocket may be moved while a coroutine of it waits, its state not.
-Coro<Datagram> DatagramSocket::recvfrom(std::size_t bufsize) {
-  detail::Received r = co_await detail::RecvAwaiter(*s_, bufsize);
+// The coroutines take the socket's state, which stays put, not the
+// DatagramSocket, which may be moved before a lazy coroutine starts.
+namespace {
+
+Coro<Datagram> receive(detail::UdpSocket& s, std::size_t bufsize) {
+  detail::Received r = co_await detail::RecvAwaiter(s, bufsize);
   co_return Datagram{std::move(r.data), detail::from_sockaddr(reinterpret_cast<const sockaddr*>(&r.from))};
 }
 
-Coro<std::size_t> DatagramSocket::sendto(std::string data, Address addr) {
-  const sockaddr_storage to = detail::to_sockaddr(addr, family());
-  co_return co_await detail::SendAwaiter(*s_, data, &to);
+Coro<std::size_t> send_to(detail::UdpSocket& s, std::string data, Address addr) {
+  const sockaddr_storage to = detail::to_sockaddr(addr, s.family());
+  co_return co_await detail::SendAwaiter(s, data, &to);
 }
 
-Coro<std::size_t> DatagramSocket::send(std::string data) { co_return co_await detail::SendAwaiter(*s_, data, nullptr); }
+Coro<std::size_t> send_connected(detail::UdpSocket& s, std::string data) {
+  co_return co_await detail::SendAwaiter(s, data, nullptr);
+}
+
+}  // namespace
+
+Coro<Datagram> DatagramSocket::recvfrom(std::size_t bufsize) { return receive(*s_, bufsize); }
+
+Coro<std::size_t> DatagramSocket::sendto(std::string data, Address addr) {
+  return send_to(*s_, std::move(data), std::move(addr));
+}
+
+Coro<std::size_t> DatagramSocket::send(std::string data) { return send_connected(*s_, std::move(data)); }
 
 Coro<DatagramSocket> create_datagram_endpoint(std::optional<Address> local_addr, std::optional<Address> remote_addr,
                                               DatagramOptions options) {
