@@ -45,9 +45,15 @@ double max_seconds() {
   return v > 0 ? v : 600.0;
 }
 
+Coro<Server> start_unix_or_tcp(bool tcp, const std::string& where) {
+  if (tcp) co_return co_await start_server(echo, "127.0.0.1", std::stoi(where));
+  co_return co_await start_unix_server(echo, where);
+}
+
 Coro<int> serve(bool tcp, std::string where) {
-  Server server = tcp ? co_await start_server(echo, "127.0.0.1", std::stoi(where))
-                      : co_await start_unix_server(echo, where);
+  // Two statements, not `tcp ? co_await a : co_await b`: g++ 12 mishandles
+  // co_await inside a conditional expression.
+  Server server = co_await start_unix_or_tcp(tcp, where);
   const std::string shown = tcp ? std::to_string(server.sockets().at(0).port) : where;
   std::printf("listening %s %s\n", tcp ? "tcp" : "unix", shown.c_str());
   std::fflush(stdout);
