@@ -12,7 +12,8 @@
 #   6. a C++17 consumer gets the one "requires C++20" error
 #   7. the wrap fallbacks (libuv, doctest, cxxopts) from Debian's sources,
 #      offline, as a shared library (soname checked), a few suites
-#   8. the demo under valgrind: no leak, no error
+#   8. the demo under valgrind: no leak, no error (the seed programs, and the
+#      TCP echo server and client talking to each other)
 # and ends with one line "N passed, M failed": N and M count doctest test
 # cases, differential-test cases and each of the checks above. Each stage
 # says when it starts ("==>"); logs go to build/test/.
@@ -233,6 +234,7 @@ print(" ".join(sorted(t["name"] for t in json.load(sys.stdin))))')
   check valgrind-demo valgrind --leak-check=full --show-leak-kinds=definite,indirect,possible \
     --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1 \
     build/gcc/demo/asyncuv-demo all --time-scale 0.01
+  check valgrind-echo bash test/valgrind_echo.sh build/gcc/demo/asyncuv-demo
 fi
 
 echo "$passed passed, $failed failed"
