@@ -374,6 +374,30 @@ TEST_CASE("a Queue destroyed after waking a getter: the getter gets RuntimeError
   }());
 }
 
+TEST_CASE("a Condition destroyed after notifying a waiter: the waiter gets RuntimeError, no use-after-free") {
+  run([&]() -> Coro<void> {
+    auto cond = std::make_unique<Condition>();
+    auto waiter = create_task([](Condition& c) -> Coro<void> {
+      co_await c.acquire();
+      co_await c.wait();
+      c.release();
+    }(*cond));
+    co_await sleep(0);
+    CHECK(cond->waiters() == 1);
+    co_await cond->acquire();
+    cond->notify();  // the waiter's turn is queued; then its Condition goes
+    cond->release();
+    cond.reset();
+    std::string what;
+    try {
+      co_await waiter;
+    } catch (const RuntimeError& e) {
+      what = e.what();
+    }
+    CHECK(what == "Condition was destroyed while a task waited for it");
+  }());
+}
+
 // ---- defect 6: a task abandoned deep in a Coro chain ----
 
 namespace {

@@ -141,7 +141,11 @@ public:
   }
   bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> h) { detail::wait_in(*list_, this, h, &detail::leave_queue); }
-  void await_resume() { task->throw_if_cancelled(); }
+  void await_resume() {
+    // Notified, then the Condition went: its lock is gone with it.
+    if (orphaned) detail::throw_orphaned("Condition");
+    task->throw_if_cancelled();
+  }
 
 private:
   detail::WaitList* list_;
@@ -176,6 +180,10 @@ void Condition::notify(std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) {
     detail::WaitNode* w = waiters_.pop_front();
     if (!w) break;
+    // Until it runs, a notified waiter stays listed (as asyncio keeps its
+    // done future in _waiters), so that a Condition destroyed meanwhile
+    // can tell it (orphaned) instead of leaving it to touch the lock.
+    notified_.push_back(w);
     detail::wake(w);
   }
 }

@@ -321,6 +321,7 @@ public:
 
 private:
   class NotifyAwaiter;
+  detail::WaitList notified_;  // woken, not yet resumed (see notify)
   Lock own_;
   Lock* lock_;
   detail::WaitList waiters_;
