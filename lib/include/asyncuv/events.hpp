@@ -450,6 +450,7 @@ private:
   static constexpr int passes_per_poll = 16;
   void fire_timers() noexcept;
   void make_due(detail::TimerEntry* e) noexcept;
+  static std::uintptr_t due_slot(detail::TimerEntry* e) noexcept;
   static void on_due(detail::Callback* c, detail::Fate fate) noexcept;
   static void run_timer(detail::TimerEntry* e) noexcept;
   void arm_timer() noexcept;
@@ -473,7 +474,7 @@ private:
   std::uint32_t timer_seq_ = 0;
   // Timers found due, in deadline order, until due_turn_'s turn in the ready
   // queue runs them (asyncio's _ready tail). A cancelled one leaves a hole.
-  std::vector<detail::TimerEntry*> due_;
+  std::vector<std::uintptr_t> due_;  // see due_slot
   detail::Callback due_turn_;
   bool due_turn_queued_ = false;
   void sweep() noexcept;                // drops finished tasks from tasks_
