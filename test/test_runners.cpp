@@ -418,26 +418,12 @@ std::string renumbered(const std::string& line, long offset) {
   return out;
 }
 
-std::vector<std::string> python_lines(const std::string& script) {
-  std::vector<std::string> lines;
-  FILE* pipe = ::popen(("/usr/bin/python3 '" + script + "'").c_str(), "r");
-  if (!pipe) return lines;
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), static_cast<int>(buf.size()), pipe)) {
-    std::string line = buf.data();
-    if (!line.empty() && line.back() == '\n') line.pop_back();
-    lines.push_back(line);
-  }
-  if (::pclose(pipe) != 0) lines.clear();
-  return lines;
-}
-
 TEST_CASE("task names across run() calls progress as CPython's (differential)") {
-  if (::access("/usr/bin/python3", X_OK) != 0) {
+  if (!support::have_python()) {
     MESSAGE("SKIPPED: no /usr/bin/python3");
     return;
   }
-  const auto expected = python_lines(ASYNCUV_TEST_DIR "task_names_ref.py");
+  const auto expected = support::python_lines(ASYNCUV_TEST_DIR "task_names_ref.py");
   REQUIRE(expected.size() == 7);
   REQUIRE(expected[0] == "Task-1 Task-2 Task-3");
   // A fresh thread takes a fresh block of numbers, so no block boundary

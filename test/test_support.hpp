@@ -6,7 +6,11 @@
 
 #include <asyncuv/asyncuv.hpp>
 
+#include <unistd.h>
+
+#include <array>
 #include <chrono>
+#include <cstdio>
 #include <exception>
 #include <string>
 #include <tuple>
@@ -98,5 +102,23 @@ Coro<bool> wait_until(P pred, double limit = 10.0) {
   }
   co_return true;
 }
+
+// The lines a CPython reference script prints under /usr/bin/python3 (the
+// oracle the differential tests compare with); empty if it failed.
+inline std::vector<std::string> python_lines(const std::string& script) {
+  std::vector<std::string> lines;
+  FILE* pipe = ::popen(("/usr/bin/python3 '" + script + "'").c_str(), "r");
+  if (!pipe) return lines;
+  std::array<char, 4096> buf{};
+  while (std::fgets(buf.data(), static_cast<int>(buf.size()), pipe)) {
+    std::string line = buf.data();
+    if (!line.empty() && line.back() == '\n') line.pop_back();
+    lines.push_back(line);
+  }
+  if (::pclose(pipe) != 0) lines.clear();
+  return lines;
+}
+
+inline bool have_python() { return ::access("/usr/bin/python3", X_OK) == 0; }
 
 }  // namespace support

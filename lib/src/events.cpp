@@ -167,7 +167,7 @@ void TimerHeap::sift_down(std::size_t i) noexcept {
 
 // ---- the loop ----
 
-EventLoop::EventLoop() : drain_stop_(&EventLoop::on_drain_stop) {
+EventLoop::EventLoop() : due_turn_(&EventLoop::on_due), drain_stop_(&EventLoop::on_drain_stop) {
   if (current_) throw RuntimeError("asyncuv.run() cannot be called from a running event loop");
   reopen_closed_stdio_once();
   static_cast<void>(detail::cancelled_error());  // made now, while memory is plentiful
@@ -272,6 +272,14 @@ void EventLoop::add_timer(detail::TimerEntry* e) {
 
 void EventLoop::remove_timer(detail::TimerEntry* e) noexcept {
   if (!e->queued()) return;
+  if (e->heap_index & detail::TimerEntry::due_bit) [[unlikely]] {  // due, its turn not come: a hole
+    // (A sleep keeps its due place until it resumes, so its slot may be
+    // gone or reused by then: only a slot that is still its own is cleared.)
+    const std::uint32_t i = e->heap_index & ~detail::TimerEntry::due_bit;
+    if (i < due_.size() && due_[i] == due_slot(e)) due_[i] = 0;
+    e->heap_index = detail::TimerEntry::not_queued;
+    return;
+  }
   timers_.remove(e);
   // An early wake-up for a removed head is harmless (fire_timers re-arms);
   // only an empty heap must release the loop.
@@ -280,15 +288,67 @@ void EventLoop::remove_timer(detail::TimerEntry* e) noexcept {
 
 void EventLoop::on_timer(uv_timer_t* h) { static_cast<EventLoop*>(h->data)->fire_timers(); }
 
+// Right before a pass: every due timer joins the due list, which takes its
+// turn at the end of the ready queue. asyncio's _run_once moves due timers to
+// the end of _ready the same way, so a timer acts after everything that was
+// ready, and what it wakes (a sleeper, a cancelled task, a released waiter)
+// runs on the next pass.
 void EventLoop::fire_timers() noexcept {
   const std::uint64_t now = uv_hrtime();
   while (!timers_.empty() && timers_.top()->deadline_ns <= now) {
     detail::TimerEntry* e = timers_.top();
     timers_.remove(e);
-    if (e->wakes_task()) detail::SleepBase::on_fire(e);
-    else static_cast<detail::TimerCall*>(e)->fire(e, detail::Fate::run);
+    make_due(e);
   }
   arm_timer();
+}
+
+// A due sleep's slot holds the task it wakes (tagged), so that the turn wakes
+// it without touching the sleep's part of the frame again: with a million
+// sleepers due at once, each touch is a cache miss. Any other entry is itself.
+std::uintptr_t EventLoop::due_slot(detail::TimerEntry* e) noexcept {
+  if (e->wakes_task()) return reinterpret_cast<std::uintptr_t>(detail::SleepBase::task_of(e)) | task_tag;
+  return reinterpret_cast<std::uintptr_t>(e);
+}
+
+void EventLoop::make_due(detail::TimerEntry* e) noexcept {
+  try {
+    due_.push_back(due_slot(e));
+  } catch (...) {  // out of memory: act now, a pass early, rather than never
+    return run_timer(e);
+  }
+  e->heap_index = detail::TimerEntry::due_bit | static_cast<std::uint32_t>(due_.size() - 1);
+  if (!due_turn_queued_) {
+    due_turn_queued_ = true;
+    schedule(&due_turn_);
+  }
+}
+
+void EventLoop::run_timer(detail::TimerEntry* e) noexcept {
+  if (e->wakes_task()) detail::SleepBase::on_fire(e);
+  else static_cast<detail::TimerCall*>(e)->fire(e, detail::Fate::run);
+}
+
+// The due list's turn (or the loop closes: Fate::drop). An entry may cancel
+// others further on (holes) while it acts.
+void EventLoop::on_due(detail::Callback*, detail::Fate fate) noexcept {
+  EventLoop* loop = current_;  // embedded in it; the loop is current until closed
+  std::vector<std::uintptr_t>& due = loop->due_;
+  for (std::size_t i = 0; i < due.size(); ++i) {
+    if (i + 8 < due.size()) __builtin_prefetch(reinterpret_cast<void*>(due[i + 8] & ~task_tag), 1);
+    const std::uintptr_t slot = std::exchange(due[i], 0);
+    if (!slot) continue;
+    if (slot & task_tag) {  // a sleep: its entry lets go of the place when it resumes
+      if (fate == detail::Fate::run) reinterpret_cast<detail::TaskCore*>(slot & ~task_tag)->wake(*loop);
+      continue;
+    }
+    auto* e = reinterpret_cast<detail::TimerEntry*>(slot);
+    e->heap_index = detail::TimerEntry::not_queued;
+    if (fate == detail::Fate::run) run_timer(e);
+    else if (!e->wakes_task()) static_cast<detail::TimerCall*>(e)->fire(e, detail::Fate::drop);
+  }
+  due.clear();
+  loop->due_turn_queued_ = false;
 }
 
 // libuv fires a timer once its cached millisecond clock reaches start+delay.
@@ -542,12 +602,10 @@ void HandleState::on_ready(Callback* c, Fate fate) noexcept {
   s->release();  // the loop's reference
 }
 
+// Its turn in the due list: the call runs now, as a due TimerHandle runs
+// from asyncio's _ready.
 void HandleState::on_timer(TimerEntry* e, Fate fate) noexcept {
-  auto* s = static_cast<HandleState*>(e);
-  if (fate == Fate::drop) return s->drop();
-  // Due: it joins the ready queue behind what is already there, as asyncio
-  // moves due timers to the end of _ready.
-  EventLoop::current()->schedule(static_cast<Callback*>(s));
+  on_ready(static_cast<Callback*>(static_cast<HandleState*>(e)), fate);
 }
 
 void HandleState::cancel() noexcept {

@@ -49,6 +49,7 @@ Timeout::Timeout(std::optional<double> when) noexcept : when_(when) { fire = &Ti
 Timeout::~Timeout() { disarm(); }
 
 void Timeout::disarm() noexcept {
+  if (soon_.valid()) std::exchange(soon_, Handle()).cancel();  // on the loop's thread: never runs
   if (!queued()) return;
   if (EventLoop* loop = EventLoop::current()) loop->remove_timer(this);
 }
@@ -71,11 +72,16 @@ void Timeout::reschedule(std::optional<double> when) {
   disarm();
   when_ = when;
   if (!when) return;
-  // A deadline already past fires before the task's next step (Python:
-  // call_soon): deadline 0 is due at once, with no rounding up to the next
-  // millisecond, and the loop runs due timers between two ready passes.
-  deadline_ns = deadline <= uv_hrtime() ? 0 : deadline;
-  get_running_loop().add_timer(this);
+  // A deadline already past takes its turn among the ready callbacks, as
+  // asyncio's call_soon(_on_timeout) does (so before the task's next step
+  // when the body yields), not after the timers due on the next pass.
+  EventLoop& loop = get_running_loop();
+  if (deadline <= detail::now_ns()) {
+    soon_ = loop.call_soon([this] { on_timeout(); });
+    return;
+  }
+  deadline_ns = deadline;
+  loop.add_timer(this);
 }
 
 std::string Timeout::repr() const {
@@ -115,10 +121,14 @@ void Timeout::exit(std::exception_ptr error) {
 
 void Timeout::on_fire(TimerEntry* e, detail::Fate fate) noexcept {
   if (fate == detail::Fate::drop) return;  // embedded in the scope: nothing to free
-  auto* self = static_cast<Timeout*>(e);
-  if (self->state_ != State::entered) return;
-  self->state_ = State::expiring;
-  self->task_->cancel();
+  static_cast<Timeout*>(e)->on_timeout();
+}
+
+void Timeout::on_timeout() noexcept {
+  soon_ = Handle();
+  if (state_ != State::entered) return;
+  state_ = State::expiring;
+  task_->cancel();
 }
 
 }  // namespace asyncuv

@@ -67,15 +67,6 @@ void TaskSetWait::await_resume() {
   wake_.rethrow_cancel();
 }
 
-// A task's end reaches the waiter through a callback (deferred: two passes);
-// the timeout is itself a timer callback (one pass), as in asyncio.
-void TaskSetWait::signal(bool deferred) noexcept {
-  signalled_ = true;
-  if (queued()) EventLoop::current()->remove_timer(this);
-  if (deferred) wake_.fire(task);
-  else task->wake();
-}
-
 void TaskSetWait::stop() noexcept {
   if (registered_) {
     registered_ = false;
@@ -93,13 +84,25 @@ void TaskSetWait::on_child_done(Listener* l, TaskCore& child, Fate fate) noexcep
   auto* self = static_cast<TaskSetWait*>(l);
   --self->pending_;
   if (self->signalled_) return;
-  if (self->pending_ == 0 || self->satisfied_by(child)) self->signal(true);
+  // A task's end reaches the waiter through a callback (Python's
+  // _on_completion, a pass later), which releases the waiter: two passes. The
+  // timer stays armed meanwhile, as in asyncio: one due before the callback
+  // runs releases the waiter first.
+  if (self->pending_ == 0 || self->satisfied_by(child)) {
+    self->signalled_ = true;
+    self->wake_.fire(self->task);
+  }
 }
 
+// The timeout is a timer callback that releases the waiter (one pass), unless
+// the callback that will is already queued; that then wakes the task itself,
+// so that the callback never outlives the wait.
 void TaskSetWait::on_fire(TimerEntry* e, Fate fate) noexcept {
   if (fate == Fate::drop) return;  // embedded in the awaiter: nothing to free
   auto* self = static_cast<TaskSetWait*>(e);
-  if (!self->signalled_) self->signal(false);
+  if (self->wake_.queued) return;
+  self->signalled_ = true;  // later ends find the waiter released
+  self->task->wake();
 }
 
 // Abandon the wait: the tasks go on, the awaiter raises CancelledError.
@@ -115,6 +118,7 @@ AsCompletedState::AsCompletedState(std::vector<TaskCore*> tasks, std::uint64_t d
     : DoneCallbacks(&AsCompletedState::on_completion), tasks_(std::move(tasks)) {
   on_done = &AsCompletedState::on_child_done;
   fire = &AsCompletedState::on_fire;
+  todo_ = tasks_.size();
   for (TaskCore* t : tasks_) {
     t->incref();
     if (t->done()) {
@@ -152,30 +156,30 @@ void AsCompletedState::unregister() noexcept {
   }
 }
 
-// The last task's end disarms the timer at once: in asyncio its done
-// callback would run before a timeout that came due meanwhile, and cancel it.
 void AsCompletedState::on_child_done(Listener* l, TaskCore& child, Fate fate) noexcept {
   if (fate == Fate::drop) return;  // embedded in its owner: nothing to free
   auto* self = static_cast<AsCompletedState*>(l);
   --self->pending_;
-  if (self->pending_ == 0 && self->queued()) EventLoop::current()->remove_timer(self);
   self->post(child);
 }
 
+// The last task's callback disarms the timer, as in asyncio; a timeout that
+// ran first leaves it nothing to do.
 void AsCompletedState::on_completion(DoneCallbacks* d, TaskCore& child) noexcept {
   auto* self = static_cast<AsCompletedState*>(d);
+  if (self->timed_out_) return;
   self->finished_.push_back(&child);
+  if (--self->todo_ == 0 && self->queued()) EventLoop::current()->remove_timer(self);
   self->deliver();
 }
 
-// Python queues one "timeout" per unfinished task: the tasks that finished
-// before still come out first (their done callbacks, queued before the
-// timeout's, run first), every later await raises TimeoutError.
+// Python queues one "timeout" per unfinished task: the tasks whose done
+// callbacks ran before still come out first, every later await raises
+// TimeoutError, and callbacks still queued find nothing to do.
 void AsCompletedState::on_fire(TimerEntry* e, Fate fate) noexcept {
   if (fate == Fate::drop) return;  // embedded in the state: nothing to free
   auto* self = static_cast<AsCompletedState*>(e);
   self->unregister();
-  self->flush();
   self->timed_out_ = true;
   self->deliver();
 }

@@ -92,9 +92,13 @@ struct ASYNCUV_API Callback : ReadyNode {
 // awaiter in a coroutine frame), so arming a timer never allocates. Most
 // entries are sleeps, which only wake their task: they carry no function
 // pointer (a sleeping task is 8 bytes smaller) and say so in seq's low bit.
+// A due entry leaves the heap for the loop's due list (heap_index then holds
+// due_bit and its place there) and acts on its turn in the ready queue, as
+// asyncio moves a due TimerHandle to _ready: what it wakes runs a pass later.
 struct ASYNCUV_API TimerEntry {
   static constexpr std::uint32_t not_queued = UINT32_MAX;
   static constexpr std::uint32_t wakes_task_bit = 1;
+  static constexpr std::uint32_t due_bit = 0x4000'0000u;  // clear in heap and run places
   std::uint64_t deadline_ns = 0;  // uv_hrtime() clock
   // Bits 1-31: FIFO order among equal deadlines, counted in steps of two
   // (wraps safely, see TimerHeap::before); bit 0: wakes_task_bit.
@@ -485,6 +489,10 @@ private:
   void run_pass() noexcept;
   static constexpr int passes_per_poll = 16;
   void fire_timers() noexcept;
+  void make_due(detail::TimerEntry* e) noexcept;
+  static std::uintptr_t due_slot(detail::TimerEntry* e) noexcept;
+  static void on_due(detail::Callback* c, detail::Fate fate) noexcept;
+  static void run_timer(detail::TimerEntry* e) noexcept;
   void arm_timer() noexcept;
   void close() noexcept;
   void close_uv_loop() noexcept;
@@ -505,6 +513,11 @@ private:
   std::uintptr_t* tail_ = &head_;
   detail::TimerHeap timers_;
   std::uint32_t timer_seq_ = 0;
+  // Timers found due, in deadline order, until due_turn_'s turn in the ready
+  // queue runs them (asyncio's _ready tail). A cancelled one leaves a hole.
+  std::vector<std::uintptr_t> due_;  // see due_slot
+  detail::Callback due_turn_;
+  bool due_turn_queued_ = false;
   void sweep() noexcept;                // drops finished tasks from tasks_
   detail::TaskCore* tasks_ = nullptr;  // registry: pending and finished tasks
   std::size_t pending_ = 0;

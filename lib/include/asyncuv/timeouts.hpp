@@ -128,9 +128,11 @@ public:
 private:
   enum class State : std::uint8_t { created, entered, expiring, expired, exited };
   static void on_fire(TimerEntry* e, detail::Fate fate) noexcept;
+  void on_timeout() noexcept;
   void disarm() noexcept;
 
   detail::TaskCore* task_ = nullptr;
+  Handle soon_;  // a deadline already past: asyncio's call_soon(_on_timeout)
   std::optional<double> when_;
   std::uint8_t cancelling_ = 0;  // the task's cancel requests at entry
   State state_ = State::created;

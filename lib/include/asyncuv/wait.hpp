@@ -74,14 +74,10 @@ namespace detail {
 
 inline constexpr std::uint64_t no_deadline = never;
 
-// The loop clock (uv_hrtime) deadline `seconds` from now; <= 0 means "now",
-// i.e. the timer fires on the next loop iteration, as call_later(0) does.
-// (A zero timeout is deadline 0, not now: it is due before any timer armed
-// earlier, as asyncio's wait() checks a zero timeout before anything else.)
-inline std::uint64_t timeout_deadline(double seconds) {
-  const std::uint64_t delay = delay_ns(seconds);
-  return delay == 0 ? 0 : deadline_in(delay);
-}
+// The loop clock (uv_hrtime) deadline `seconds` from now, as asyncio's
+// call_later(timeout, ...) computes it: a timeout <= 0 is due on the next
+// iteration, among the other due timers in deadline order.
+inline std::uint64_t timeout_deadline(double seconds) { return deadline_after(seconds); }
 inline std::uint64_t timeout_deadline(std::optional<double> seconds) {
   return seconds ? timeout_deadline(*seconds) : no_deadline;
 }
@@ -110,7 +106,6 @@ public:
 
 private:
   bool satisfied_by(TaskCore& child) const noexcept;
-  void signal(bool deferred) noexcept;
   void stop() noexcept;  // unregisters from the tasks and the timer
   static void on_child_done(Listener* l, TaskCore& child, Fate fate) noexcept;
   static void on_fire(TimerEntry* e, Fate fate) noexcept;
@@ -203,6 +198,7 @@ private:
   AsCompletedNext* head_ = nullptr;
   AsCompletedNext* tail_ = nullptr;
   std::size_t pending_ = 0;
+  std::size_t todo_ = 0;    // Python's todo: tasks whose _on_completion has not run
   std::size_t issued_ = 0;  // awaits started
   bool timed_out_ = false;
 };
