@@ -18,4 +18,5 @@
 #include "tasks.hpp"
 #include "threads.hpp"
 #include "timeouts.hpp"
+#include "trace.hpp"
 #include "wait.hpp"
