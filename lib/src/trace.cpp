@@ -60,7 +60,9 @@ void trace_created(TraceBuffer& b, const TaskCore* t) noexcept {
 
 void trace_running(TraceBuffer& b, const TaskCore* t) noexcept {
   const bool first = b.unstarted.erase(t->id) > 0;
-  if (first) b.note_name(t);  // create_task(coro, name) names it after creating it
+  // create_task(coro, name) names it after creating it; a task made before
+  // the recording began is named when first seen.
+  if (t->has_custom_name && (first || !b.names.contains(t->id))) b.note_name(t);
   b.add(first ? EventKind::started : EventKind::resumed, t->id, nullptr);
 }
 
