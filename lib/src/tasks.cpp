@@ -103,10 +103,10 @@ void TaskCore::start_task(EventLoop& loop, void* own_frame) {
   is_task = true;
   listener_slot = 0;
   id = next_task_id();
-  if (TraceBuffer* b = trace_buffer) [[unlikely]] trace_created(*b, this);
   refs = 1;  // the loop's, until the task finishes
   loop.register_task(this);
   wake();
+  if (TraceBuffer* b = trace_buffer) [[unlikely]] trace_created(*b, this);  // last: a tail call
 }
 
 std::string TaskCore::name() const {

@@ -54,23 +54,29 @@ std::string seconds(std::uint64_t ns) {
   return buf;
 }
 
-// The time axis: a step of 1, 2 or 5 times a power of ten giving at most
-// about eight ticks, and an end that is a whole number of steps.
+// The time axis: the smallest step of 1, 2 or 5 times a power of ten that
+// covers the trace in at most twelve steps; the axis ends on a whole step.
 struct Axis {
   double step = 1, end = 1;
   int decimals = 0;
   double px_per_s = plot_width;
 
   explicit Axis(std::uint64_t span_ns) {
+    constexpr double max_steps = 12;
     const double span = std::max(static_cast<double>(span_ns) / 1e9, 1e-6);
-    const double raw = span / 8;
-    const int exponent = static_cast<int>(std::floor(std::log10(raw)));
-    const double base = std::pow(10.0, exponent);
-    const double f = raw / base;
-    step = (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * base;
-    decimals = std::max(0, -exponent - (f > 5 ? 1 : 0));
-    end = std::ceil(span / step - 1e-9) * step;
-    px_per_s = plot_width / end;
+    int exponent = static_cast<int>(std::floor(std::log10(span / max_steps)));
+    for (;; ++exponent) {
+      const double base = std::pow(10.0, exponent);
+      for (const double m : {1.0, 2.0, 5.0}) {
+        step = m * base;
+        if (std::ceil(span / step - 1e-9) <= max_steps) {
+          decimals = std::max(0, -exponent);
+          end = std::ceil(span / step - 1e-9) * step;
+          px_per_s = plot_width / end;
+          return;
+        }
+      }
+    }
   }
   double x(std::uint64_t ns) const { return label_width + static_cast<double>(ns) / 1e9 * px_per_s; }
 };
