@@ -2,6 +2,7 @@
 // task (running and waiting bars), the loop's callbacks and timers as ticks
 // on a row of their own, the time axis in seconds. Every number is printed
 // with a fixed precision, so the same events always give the same file.
+#include <algorithm>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -98,7 +99,10 @@ public:
          << " font-weight=\"bold\">" << xml_escape(title) << "</text>\n";
     double y = rows_top;
     std::size_t i = 0;
-    for (const TaskRow& row : tl_.rows) write_row(row, y, i++), y += row_height;
+    for (const TaskRow& row : tl_.rows) {
+      write_row(row, y, i++);
+      y += row_height;
+    }
     if (!tl_.loop_events.empty()) write_loop_row(y, i);
     write_axis(rows_bottom);
     write_legend(rows_bottom + 58);
