@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <ostream>
 #include <thread>
-#include <unordered_set>
 #include <utility>
 
 #include "asyncuv/coroutines.hpp"
@@ -25,7 +24,6 @@ struct TraceBuffer {
   std::uint64_t origin_ns = uv_hrtime();
   std::vector<trace::Event> events;
   std::unordered_map<std::uint64_t, std::string> names;  // custom names seen
-  std::unordered_set<std::uint64_t> unstarted;  // created while recording, not yet run
   std::uint64_t dropped = 0;
   TraceBuffer* previous = nullptr;  // the recorder this one interrupts (nesting)
   std::thread::id owner = std::this_thread::get_id();
@@ -50,16 +48,14 @@ struct TraceBuffer {
   }
 };
 
-void trace_created(TraceBuffer& b, const TaskCore* t) noexcept {
-  try {
-    b.unstarted.insert(t->id);
-  } catch (...) {
-  }
-  b.add(EventKind::created, t->id, nullptr);
-}
+void trace_created(TraceBuffer& b, const TaskCore* t) noexcept { b.add(EventKind::created, t->id, nullptr); }
 
-void trace_running(TraceBuffer& b, const TaskCore* t) noexcept {
-  const bool first = b.unstarted.erase(t->id) > 0;
+// Called before TaskCore::step looks at the task, so it tells the same cases
+// apart: a step that will not run the body (cancelled before it started, or
+// nothing to resume) records nothing.
+void trace_step(TraceBuffer& b, const TaskCore* t) noexcept {
+  const bool first = !t->started;
+  if (first ? t->must_cancel : !t->suspended_on) return;
   // create_task(coro, name) names it after creating it; a task made before
   // the recording began is named when first seen.
   if (t->has_custom_name && (first || !b.names.contains(t->id))) b.note_name(t);
@@ -71,7 +67,6 @@ void trace_suspended(TraceBuffer& b, const TaskCore* t, const char* on) noexcept
 }
 
 void trace_finished(TraceBuffer& b, const TaskCore* t) noexcept {
-  b.unstarted.erase(t->id);  // cancelled before it ran
   b.note_name(t);
   EventKind kind = EventKind::done;
   if (t->state == TaskCore::State::cancelled) kind = EventKind::cancelled;
@@ -80,7 +75,6 @@ void trace_finished(TraceBuffer& b, const TaskCore* t) noexcept {
 }
 
 void trace_abandoned(TraceBuffer& b, const TaskCore* t) noexcept {
-  b.unstarted.erase(t->id);
   b.note_name(t);
   b.add(EventKind::abandoned, t->id, nullptr);
 }

@@ -189,6 +189,7 @@ namespace detail {
 // set after a step that suspends: the next step overwrites it, and the loop
 // clears it before a callback and after each pass (one store less per step).
 inline void TaskCore::step(TaskCore* t, EventLoop* loop) noexcept {
+  if (TraceBuffer* b = trace_buffer) [[unlikely]] trace_step(*b, t);
   t->scheduled = false;
   std::coroutine_handle<> h;
   if (!t->started) {
@@ -205,7 +206,6 @@ inline void TaskCore::step(TaskCore* t, EventLoop* loop) noexcept {
     h = std::exchange(t->suspended_on, nullptr)->resume;
   }
   loop->current_task = t;
-  if (TraceBuffer* b = trace_buffer) [[unlikely]] trace_running(*b, t);
   do {
     loop->next_resume = nullptr;
     h.resume();

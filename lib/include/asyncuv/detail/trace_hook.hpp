@@ -19,7 +19,7 @@ struct TraceBuffer;
 [[gnu::tls_model("initial-exec")]] extern constinit thread_local TraceBuffer* trace_buffer;
 
 ASYNCUV_API void trace_created(TraceBuffer& b, const TaskCore* t) noexcept;
-ASYNCUV_API void trace_running(TraceBuffer& b, const TaskCore* t) noexcept;  // started or resumed
+ASYNCUV_API void trace_step(TraceBuffer& b, const TaskCore* t) noexcept;  // before a step: started or resumed
 ASYNCUV_API void trace_suspended(TraceBuffer& b, const TaskCore* t, const char* on) noexcept;
 ASYNCUV_API void trace_finished(TraceBuffer& b, const TaskCore* t) noexcept;   // done, failed, cancelled
 ASYNCUV_API void trace_abandoned(TraceBuffer& b, const TaskCore* t) noexcept;  // loop closed, still pending
