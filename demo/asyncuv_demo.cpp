@@ -1,6 +1,8 @@
 // asyncuv_demo.cpp — the asyncuv-demo CLI: runs the seed programs by name
 // (or `all`), with Python-compatible --seed, a --time-scale for every delay,
-// and --timing on stderr. Bad input: one error line, the usage, exit 2.
+// --timing on stderr, and --trace / --timeline to see what the loop did.
+// Bad input: one error line, the usage, exit 2; a file that cannot be
+// written: one error line, exit 1.
 #include <asyncuv/asyncuv.hpp>
 #include <cxxopts.hpp>
 
@@ -9,7 +11,10 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,6 +31,46 @@ constexpr const char* prog = "asyncuv-demo";
 
 struct UsageError {
   std::string message;
+};
+
+// A file we cannot write (--trace, --timeline): reported without the usage.
+struct FileError {
+  std::string message;
+};
+
+// Opened before the programs run, so that a bad path fails at once.
+std::ofstream open_output(const std::string& path) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  if (!f) throw FileError{"cannot open '" + path + "' for writing: " + std::strerror(errno)};
+  return f;
+}
+
+void finish_output(std::ofstream& f, const std::string& path) {
+  f.close();
+  if (!f) throw FileError{"cannot write '" + path + "'"};
+}
+
+// What --trace and --timeline ask for: the files, and the recording.
+struct TraceOutputs {
+  bool want_trace = false, want_timeline = false;
+  std::string trace_path, timeline_path;
+  std::ofstream trace_file, timeline_file;
+  std::optional<asyncuv::trace::Recorder> recorder;
+
+  bool wanted() const { return want_trace || want_timeline; }
+  void write(const std::string& program) {
+    const asyncuv::trace::Trace t = recorder->stop();
+    if (want_trace) {
+      asyncuv::trace::write_chrome_json(trace_file, t);
+      finish_output(trace_file, trace_path);
+    }
+    if (want_timeline) {
+      char took[32];
+      std::snprintf(took, sizeof took, "%.3f", static_cast<double>(t.end_ns) / 1e9);
+      asyncuv::trace::write_svg(timeline_file, t, std::string(prog) + " " + program + ": " + took + " s in all");
+      finish_output(timeline_file, timeline_path);
+    }
+  }
 };
 
 // The table of programs, plus `all`, one per line.
@@ -98,6 +143,10 @@ int run_cli(int argc, char** argv) {
       ("seed", "random.seed(N) before running (default: seeded from the OS)", cxxopts::value<std::string>(), "N")
       ("timing", "report the elapsed wall time on stderr")
       ("port", "the TCP port of the tcp_echo programs (default 8888)", cxxopts::value<std::string>(), "P")
+      ("trace", "write what the loop did to FILE as Chrome trace-event JSON (Perfetto, chrome://tracing)",
+       cxxopts::value<std::string>(), "FILE")
+      ("timeline", "draw what the loop did as an SVG chart in FILE (one row per task)",
+       cxxopts::value<std::string>(), "FILE")
       ("h,help", "show this help and exit")
       ("version", "print the version and exit")
       ("program", "the program to run", cxxopts::value<std::vector<std::string>>());
@@ -139,9 +188,22 @@ int run_cli(int argc, char** argv) {
       asyncuv::random::seed();  // from the OS, like Python
     }
     const bool timing = args.count("timing") > 0;
+    TraceOutputs traced;
+    traced.want_trace = args.count("trace") > 0;
+    traced.want_timeline = args.count("timeline") > 0;
+    if (traced.want_trace) {
+      traced.trace_path = args["trace"].as<std::string>();
+      traced.trace_file = open_output(traced.trace_path);
+    }
+    if (traced.want_timeline) {
+      traced.timeline_path = args["timeline"].as<std::string>();
+      traced.timeline_file = open_output(traced.timeline_path);
+    }
+    if (traced.wanted()) traced.recorder.emplace();
 
     const auto t0 = std::chrono::steady_clock::now();
     for (const auto* p : chosen) run_one(*p, timing);
+    if (traced.wanted()) traced.write(names[0]);
     if (timing && chosen.size() > 1) {
       const std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
       std::fprintf(stderr, "%s: all took %.3f s\n", prog, dt.count());
@@ -149,6 +211,9 @@ int run_cli(int argc, char** argv) {
     return 0;
   } catch (const UsageError& e) {
     std::fprintf(stderr, "%s: error: %s\n%s", prog, e.message.c_str(), usage.c_str());
+  } catch (const FileError& e) {
+    std::fprintf(stderr, "%s: error: %s\n", prog, e.message.c_str());
+    return 1;
   } catch (const cxxopts::exceptions::exception& e) {
     std::fprintf(stderr, "%s: error: %s\n%s", prog, ascii_quotes(e.what()).c_str(), usage.c_str());
   }

@@ -235,6 +235,7 @@ void EventLoop::run_pass() noexcept {
       detail::TaskCore::step(static_cast<detail::TaskCore*>(n), this);
     } else {
       current_task = nullptr;
+      if (detail::TraceBuffer* b = detail::trace_buffer) [[unlikely]] detail::trace_callback(*b);
       static_cast<detail::Callback*>(n)->run();
     }
   }
@@ -298,7 +299,13 @@ void EventLoop::fire_timers() noexcept {
   while (!timers_.empty() && timers_.top()->deadline_ns <= now) {
     detail::TimerEntry* e = timers_.top();
     timers_.remove(e);
+<<<<<<< HEAD
     make_due(e);
+=======
+    if (detail::TraceBuffer* b = detail::trace_buffer) [[unlikely]] detail::trace_timer(*b, e->wakes_task());
+    if (e->wakes_task()) detail::SleepBase::on_fire(e);
+    else static_cast<detail::TimerCall*>(e)->fire(e, detail::Fate::run);
+>>>>>>> wt-timeline
   }
   arm_timer();
 }

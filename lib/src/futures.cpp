@@ -79,7 +79,7 @@ void FutureAwaitBase::suspend(std::coroutine_handle<> h) {
   on_done = &FutureAwaitBase::on_future_done;
   f_.add_entry(this);
   suspended_ = true;
-  self.park(this);  // a cancel already pending cancels the future right here
+  self.park(this, "future");  // a cancel already pending cancels the future right here
 }
 
 // (Never dropped: the awaiter keeps its future alive.)

@@ -35,7 +35,7 @@ void GatherWait::await_suspend(std::coroutine_handle<> h) {
   // Decided before we waited: still two passes. Queued before park(), so that
   // a cancel pending on this task finds the wake-up on its way (on_cancel).
   if (signalled_) wake_.fire(&self);
-  self.park(this);
+  self.park(this, "gather");
 }
 
 void GatherWait::on_child_done(Listener* l, TaskCore& child, Fate fate) noexcept {

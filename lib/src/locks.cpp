@@ -17,12 +17,12 @@ WaitList::~WaitList() {
   while (WaitNode* n = pop_front()) n->orphaned = true;
 }
 
-void wait_in(WaitList& list, WaitNode* n, std::coroutine_handle<> h, bool (*on_cancel)(Suspension*)) {
+void wait_in(WaitList& list, WaitNode* n, std::coroutine_handle<> h, bool (*on_cancel)(Suspension*), const char* on) {
   TaskCore& self = running_task();
   n->resume = h;
   n->cancel = on_cancel;
   list.push_back(n);
-  self.park(n);  // a cancel already pending calls on_cancel right here
+  self.park(n, on);  // a cancel already pending calls on_cancel right here
 }
 
 bool leave_queue(Suspension* s) noexcept {
@@ -140,12 +140,17 @@ public:
     if (linked()) detail::WaitList::unlink(this);
   }
   bool await_ready() const noexcept { return false; }
+<<<<<<< HEAD
   void await_suspend(std::coroutine_handle<> h) { detail::wait_in(*list_, this, h, &detail::leave_queue); }
   void await_resume() {
     // Notified, then the Condition went: its lock is gone with it.
     if (orphaned) detail::throw_orphaned("Condition");
     task->throw_if_cancelled();
   }
+=======
+  void await_suspend(std::coroutine_handle<> h) { detail::wait_in(*list_, this, h, &detail::leave_queue, "condition"); }
+  void await_resume() { task->throw_if_cancelled(); }
+>>>>>>> wt-timeline
 
 private:
   detail::WaitList* list_;

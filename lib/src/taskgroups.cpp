@@ -19,7 +19,7 @@ public:
     resume = h;
     cancel = &ExitWait::on_cancel;
     g_.waiter_ = this;
-    self.park(this);
+    self.park(this, "taskgroup");
   }
   void await_resume() {
     g_.waiter_ = nullptr;

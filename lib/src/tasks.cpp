@@ -106,6 +106,7 @@ void TaskCore::start_task(EventLoop& loop, void* own_frame) {
   refs = 1;  // the loop's, until the task finishes
   loop.register_task(this);
   wake();
+  if (TraceBuffer* b = trace_buffer) [[unlikely]] trace_created(*b, this);  // last: a tail call
 }
 
 std::string TaskCore::name() const {
@@ -297,6 +298,7 @@ void TaskCore::finish() noexcept {
     const bool cancelled = has_error ? error_is_cancel : must_cancel;
     state = cancelled ? State::cancelled : State::done;
   }
+  if (TraceBuffer* b = trace_buffer) [[unlikely]] trace_finished(*b, this);
   EventLoop* loop = EventLoop::current();
   loop->task_finished();
   if (refs == 1 && unretrieved_error()) [[unlikely]] loop->report_soon(this);
@@ -397,6 +399,7 @@ void TaskCore::report_if_unretrieved() noexcept {
 }
 
 void TaskCore::abandon() noexcept {
+  if (TraceBuffer* b = trace_buffer) [[unlikely]] trace_abandoned(*b, this);
   state = State::cancelled;
   decref();
 }
@@ -431,7 +434,7 @@ void TaskAwaitBase::suspend(std::coroutine_handle<> h) {
   target_->add_listener(this);
   registered_ = true;
   suspended_ = true;
-  self.park(this);
+  self.park(this, "task");
 }
 
 void TaskAwaitBase::on_target_done(Listener* l, TaskCore&, Fate fate) noexcept {
@@ -563,7 +566,7 @@ void SleepBase::cancel_timer() noexcept {
 void SleepBase::start_timer(TaskCore& self) {
   deadline_ns = deadline_in(deadline_ns);  // it held the delay until now
   EventLoop::current()->add_timer(this);
-  self.park(this);
+  self.park(this, "sleep");
 }
 
 bool SleepBase::on_cancel(Suspension* s) noexcept {

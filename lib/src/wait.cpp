@@ -47,7 +47,7 @@ void TaskSetWait::await_suspend(std::coroutine_handle<> h) {
     // (two passes). Queued before park() so that a pending cancel finds it.
     signalled_ = true;
     wake_.fire(&self);
-    self.park(this);
+    self.park(this, "wait");
     return;
   }
   for (std::size_t i = 0; i < n_; ++i) {
@@ -58,7 +58,7 @@ void TaskSetWait::await_suspend(std::coroutine_handle<> h) {
     fire = &TaskSetWait::on_fire;
     EventLoop::current()->add_timer(this);
   }
-  self.park(this);
+  self.park(this, "wait");
 }
 
 void TaskSetWait::await_resume() {
@@ -237,7 +237,7 @@ void AsCompletedNext::await_suspend(std::coroutine_handle<> h) {
   cancel = &AsCompletedNext::on_cancel;
   suspended_ = true;
   state_->enqueue(this);
-  self.park(this);
+  self.park(this, "as_completed");
 }
 
 // A cancelled waiter gives back what it was handed (Queue.get() leaves the

@@ -21,4 +21,5 @@
 #include "tasks.hpp"
 #include "threads.hpp"
 #include "timeouts.hpp"
+#include "trace.hpp"
 #include "wait.hpp"

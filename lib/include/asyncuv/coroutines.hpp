@@ -23,6 +23,7 @@
 #include <utility>
 
 #include "allocator.hpp"
+#include "detail/trace_hook.hpp"
 #include "events.hpp"
 #include "exceptions.hpp"
 
@@ -118,7 +119,9 @@ struct ASYNCUV_API TaskCore : ReadyNode {
   // Done with an exception that nobody retrieved (what destroy() reports).
   bool unretrieved_error() const noexcept { return state == State::done && has_error && !retrieved; }
   void report_if_unretrieved() noexcept;  // only the loop holds it: report now
-  void park(Suspension* s) noexcept {  // the running task suspends on s
+  // The running task suspends on s; `on` names what it waits for (a trace's label).
+  void park(Suspension* s, const char* on = nullptr) noexcept {
+    if (TraceBuffer* b = trace_buffer) [[unlikely]] trace_suspended(*b, this, on);
     s->task = this;
     suspended_on = s;
     if (must_cancel) deliver_pending_cancel(s);
@@ -186,6 +189,7 @@ namespace detail {
 // set after a step that suspends: the next step overwrites it, and the loop
 // clears it before a callback and after each pass (one store less per step).
 inline void TaskCore::step(TaskCore* t, EventLoop* loop) noexcept {
+  if (TraceBuffer* b = trace_buffer) [[unlikely]] trace_step(*b, t);
   t->scheduled = false;
   std::coroutine_handle<> h;
   if (!t->started) {

@@ -53,7 +53,8 @@ public:
 };
 
 // Parks the running task on `n` at the back of `list`.
-ASYNCUV_API void wait_in(WaitList& list, WaitNode* n, std::coroutine_handle<> h, bool (*on_cancel)(Suspension*));
+ASYNCUV_API void wait_in(WaitList& list, WaitNode* n, std::coroutine_handle<> h, bool (*on_cancel)(Suspension*),
+                         const char* on);
 
 // The cancel hook of a plain waiter: leave the queue (if still in it); the
 // task gets CancelledError.
@@ -126,7 +127,7 @@ public:
       if (linked()) detail::WaitList::unlink(this);
     }
     bool await_ready() const noexcept { return e_->value_; }
-    void await_suspend(std::coroutine_handle<> h) { detail::wait_in(e_->waiters_, this, h, &detail::leave_queue); }
+    void await_suspend(std::coroutine_handle<> h) { detail::wait_in(e_->waiters_, this, h, &detail::leave_queue, "event"); }
     bool await_resume() {
       if (suspended()) task->throw_if_cancelled();
       return true;
@@ -165,7 +166,7 @@ public:
     }
     bool await_ready() noexcept { return l_->try_take(); }
     void await_suspend(std::coroutine_handle<> h) {
-      detail::wait_in(l_->waiters_, this, h, &detail::leave_unless_woken);
+      detail::wait_in(l_->waiters_, this, h, &detail::leave_unless_woken, "lock");
     }
     bool await_resume() {
       if (suspended()) resumed();
@@ -232,7 +233,7 @@ public:
     }
     bool await_ready() noexcept { return s_->try_take(); }
     void await_suspend(std::coroutine_handle<> h) {
-      detail::wait_in(s_->waiters_, this, h, &detail::leave_unless_woken);
+      detail::wait_in(s_->waiters_, this, h, &detail::leave_unless_woken, "semaphore");
     }
     bool await_resume() {
       if (suspended()) resumed();

@@ -108,7 +108,7 @@ protected:
       if (linked()) WaitList::unlink(this);
     }
     bool blocked() const noexcept { return is_put_ ? q_->full() : q_->empty(); }
-    void suspend(std::coroutine_handle<> h) { wait_in(list(), this, h, &Waiter::on_cancel); }
+    void suspend(std::coroutine_handle<> h) { wait_in(list(), this, h, &Waiter::on_cancel, is_put_ ? "queue put" : "queue get"); }
     void resumed() {  // after a real suspension
       if (cancelled_) detail::throw_cancelled();
       task->throw_if_cancelled();

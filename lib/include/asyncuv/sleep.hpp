@@ -43,7 +43,7 @@ protected:
     resume = h;
     cancel = &SleepBase::on_cancel;
     if (deadline_ns == 0) {  // a bare yield: no timer, straight to the ready queue
-      self.park(this);
+      self.park(this, "yield");
       self.wake(*loop);
     } else {
       start_timer(self);

@@ -79,7 +79,7 @@ public:
   explicit WorkAwaiter(WorkResult<R>* w) noexcept : RequestAwaitBase(w) {}
   bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> h) {
-    suspend(h, [this] { return queue_work(static_cast<WorkBase&>(*req_)); });
+    suspend(h, [this] { return queue_work(static_cast<WorkBase&>(*req_)); }, "thread");
   }
   R await_resume() {
     auto& w = static_cast<WorkResult<R>&>(resumed());

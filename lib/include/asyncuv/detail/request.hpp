@@ -69,14 +69,14 @@ protected:
   // submit() hands the request to libuv and returns libuv's status; a
   // failure is thrown as the matching OSError, and the request stays ours.
   template <class Submit>
-  void suspend(std::coroutine_handle<> h, Submit&& submit) {
+  void suspend(std::coroutine_handle<> h, Submit&& submit, const char* on = "I/O") {
     TaskCore& self = running_task();
     resume = h;
     cancel = &RequestAwaitBase::on_cancel;
     if (const int rc = submit(); rc != 0) throw_uv_error(rc);
     req_->waiter_ = this;
     in_flight_ = true;
-    self.park(this);
+    self.park(this, on);
   }
   // After the wake-up: delivers a pending cancel; the request is complete.
   RequestBase& resumed();
