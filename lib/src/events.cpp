@@ -299,13 +299,8 @@ void EventLoop::fire_timers() noexcept {
   while (!timers_.empty() && timers_.top()->deadline_ns <= now) {
     detail::TimerEntry* e = timers_.top();
     timers_.remove(e);
-<<<<<<< HEAD
-    make_due(e);
-=======
     if (detail::TraceBuffer* b = detail::trace_buffer) [[unlikely]] detail::trace_timer(*b, e->wakes_task());
-    if (e->wakes_task()) detail::SleepBase::on_fire(e);
-    else static_cast<detail::TimerCall*>(e)->fire(e, detail::Fate::run);
->>>>>>> wt-timeline
+    make_due(e);
   }
   arm_timer();
 }

@@ -140,17 +140,12 @@ public:
     if (linked()) detail::WaitList::unlink(this);
   }
   bool await_ready() const noexcept { return false; }
-<<<<<<< HEAD
-  void await_suspend(std::coroutine_handle<> h) { detail::wait_in(*list_, this, h, &detail::leave_queue); }
+  void await_suspend(std::coroutine_handle<> h) { detail::wait_in(*list_, this, h, &detail::leave_queue, "condition"); }
   void await_resume() {
     // Notified, then the Condition went: its lock is gone with it.
     if (orphaned) detail::throw_orphaned("Condition");
     task->throw_if_cancelled();
   }
-=======
-  void await_suspend(std::coroutine_handle<> h) { detail::wait_in(*list_, this, h, &detail::leave_queue, "condition"); }
-  void await_resume() { task->throw_if_cancelled(); }
->>>>>>> wt-timeline
 
 private:
   detail::WaitList* list_;

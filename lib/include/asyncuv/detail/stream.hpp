@@ -27,17 +27,19 @@ namespace asyncuv::detail {
 // Parks the running task in a WaitList until woken (wake_all) or cancelled.
 class [[nodiscard]] ListWaiter : WaitNode {
 public:
-  explicit ListWaiter(WaitList& list) noexcept : list_(&list) {}
+  // `on` names the wait in a trace (trace.hpp).
+  explicit ListWaiter(WaitList& list, const char* on = "I/O") noexcept : list_(&list), on_(on) {}
   ListWaiter(ListWaiter&&) = delete;
   ~ListWaiter() {
     if (linked()) WaitList::unlink(this);
   }
   bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> h) { wait_in(*list_, this, h, &leave_queue); }
+  void await_suspend(std::coroutine_handle<> h) { wait_in(*list_, this, h, &leave_queue, on_); }
   void await_resume() { task->throw_if_cancelled(); }
 
 private:
   WaitList* list_;
+  const char* on_;
 };
 
 // Wakes every task parked in `list`.
