@@ -741,3 +741,31 @@ TEST_CASE("call_later(0), call_later(-1) and call_at(past) run after call_soon, 
   // CPython 3.11: 0 1 soon at-2 later-1 later0 2 3
   check_against_cpython(4, run(callbacks_at_zero_and_past()));
 }
+
+TEST_CASE("a sleeper cancelled after its timer came due, before the timer's turn, ends cancelled") {
+  // The timer comes due while the loop is blocked; main runs before the due
+  // timers' turn in the next pass and cancels the sleeper, already woken by
+  // then. Python 3.11 gives the same: ['cancelled', 'C'].
+  Log log;
+  run([](Log* log) -> Coro<void> {
+    auto s = create_task([](Log* log) -> Coro<void> {
+      try {
+        co_await sleep(0.01);
+        log->push_back("woke");
+      } catch (const CancelledError&) {
+        log->push_back("cancelled");
+        throw;
+      }
+    }(log));
+    co_await sleep(0);  // s starts sleeping
+    block_loop();
+    co_await sleep(0);  // queued before the due timers' turn
+    CHECK(s.cancel());
+    try {
+      co_await s;
+    } catch (const CancelledError&) {
+      log->push_back("C");
+    }
+  }(&log));
+  CHECK(log == Log{"cancelled", "C"});
+}

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -274,10 +275,7 @@ void EventLoop::add_timer(detail::TimerEntry* e) {
 void EventLoop::remove_timer(detail::TimerEntry* e) noexcept {
   if (!e->queued()) return;
   if (e->heap_index & detail::TimerEntry::due_bit) [[unlikely]] {  // due, its turn not come: a hole
-    // (A sleep keeps its due place until it resumes, so its slot may be
-    // gone or reused by then: only a slot that is still its own is cleared.)
-    const std::uint32_t i = e->heap_index & ~detail::TimerEntry::due_bit;
-    if (i < due_.size() && due_[i] == due_slot(e)) due_[i] = 0;
+    due_[e->heap_index & ~detail::TimerEntry::due_bit] = 0;
     e->heap_index = detail::TimerEntry::not_queued;
     return;
   }
@@ -294,36 +292,51 @@ void EventLoop::on_timer(uv_timer_t* h) { static_cast<EventLoop*>(h->data)->fire
 // the end of _ready the same way, so a timer acts after everything that was
 // ready, and what it wakes (a sleeper, a cancelled task, a released waiter)
 // runs on the next pass.
+//
+// A due sleep only wakes its task, so its task is linked up at once (it is
+// marked scheduled: a cancel meanwhile finds it woken) into a run of sleepers
+// that the turn appends to the ready queue whole: a list entry is the run's
+// first task and the address of its last task's link. A million sleepers due
+// at once cost the turn nothing per sleeper (each touch of a frame is a cache
+// miss). The one difference: a sleeper cancelled between this and the turn
+// runs at the run's place on the next pass, not at the cancel's.
 void EventLoop::fire_timers() noexcept {
   const std::uint64_t now = uv_hrtime();
+  const std::size_t had = due_.size();
+  std::uintptr_t* run_end = nullptr;  // the open run's last link
   while (!timers_.empty() && timers_.top()->deadline_ns <= now) {
     detail::TimerEntry* e = timers_.top();
     timers_.remove(e);
     if (detail::TraceBuffer* b = detail::trace_buffer) [[unlikely]] detail::trace_timer(*b, e->wakes_task());
-    make_due(e);
+    try {
+      if (e->wakes_task()) {
+        detail::TaskCore* t = detail::SleepBase::task_of(e);
+        if (!run_end) {
+          if (due_.capacity() - due_.size() < 2) due_.reserve(std::max<std::size_t>(64, 2 * due_.capacity()));
+          due_.push_back(reinterpret_cast<std::uintptr_t>(t) | task_tag);  // cannot throw now
+          due_.push_back(0);
+        } else {
+          *run_end = reinterpret_cast<std::uintptr_t>(t) | task_tag;
+        }
+        t->scheduled = true;
+        t->next = 0;
+        run_end = &t->next;
+        due_.back() = reinterpret_cast<std::uintptr_t>(run_end);
+      } else {
+        due_.push_back(reinterpret_cast<std::uintptr_t>(e));
+        e->heap_index = detail::TimerEntry::due_bit | static_cast<std::uint32_t>(due_.size() - 1);
+        run_end = nullptr;
+      }
+    } catch (...) {  // out of memory: act now, a pass early, rather than never
+      run_timer(e);
+      run_end = nullptr;
+    }
   }
-  arm_timer();
-}
-
-// A due sleep's slot holds the task it wakes (tagged), so that the turn wakes
-// it without touching the sleep's part of the frame again: with a million
-// sleepers due at once, each touch is a cache miss. Any other entry is itself.
-std::uintptr_t EventLoop::due_slot(detail::TimerEntry* e) noexcept {
-  if (e->wakes_task()) return reinterpret_cast<std::uintptr_t>(detail::SleepBase::task_of(e)) | task_tag;
-  return reinterpret_cast<std::uintptr_t>(e);
-}
-
-void EventLoop::make_due(detail::TimerEntry* e) noexcept {
-  try {
-    due_.push_back(due_slot(e));
-  } catch (...) {  // out of memory: act now, a pass early, rather than never
-    return run_timer(e);
-  }
-  e->heap_index = detail::TimerEntry::due_bit | static_cast<std::uint32_t>(due_.size() - 1);
-  if (!due_turn_queued_) {
+  if (due_.size() != had && !due_turn_queued_) {
     due_turn_queued_ = true;
     schedule(&due_turn_);
   }
+  arm_timer();
 }
 
 void EventLoop::run_timer(detail::TimerEntry* e) noexcept {
@@ -332,22 +345,25 @@ void EventLoop::run_timer(detail::TimerEntry* e) noexcept {
 }
 
 // The due list's turn (or the loop closes: Fate::drop). An entry may cancel
-// others further on (holes) while it acts.
+// others further on (holes) while it acts; nothing joins the list meanwhile.
 void EventLoop::on_due(detail::Callback*, detail::Fate fate) noexcept {
   EventLoop* loop = current_;  // embedded in it; the loop is current until closed
   std::vector<std::uintptr_t>& due = loop->due_;
-  for (std::size_t i = 0; i < due.size(); ++i) {
-    if (i + 8 < due.size()) __builtin_prefetch(reinterpret_cast<void*>(due[i + 8] & ~task_tag), 1);
+  const std::size_t n = due.size();
+  for (std::size_t i = 0; i < n; ++i) {
     const std::uintptr_t slot = std::exchange(due[i], 0);
-    if (!slot) continue;
-    if (slot & task_tag) {  // a sleep: its entry lets go of the place when it resumes
-      if (fate == detail::Fate::run) reinterpret_cast<detail::TaskCore*>(slot & ~task_tag)->wake(*loop);
-      continue;
+    if (slot & task_tag) {  // a run of woken sleepers: appended whole
+      auto* last_link = reinterpret_cast<std::uintptr_t*>(due[++i]);
+      if (fate == detail::Fate::drop) continue;  // tasks: nothing to free
+      *loop->tail_ = slot;
+      loop->tail_ = last_link;
+      if (!loop->idle_active_) loop->start_idle();
+    } else if (slot) {
+      auto* e = reinterpret_cast<detail::TimerEntry*>(slot);
+      e->heap_index = detail::TimerEntry::not_queued;
+      if (fate == detail::Fate::run) run_timer(e);
+      else static_cast<detail::TimerCall*>(e)->fire(e, detail::Fate::drop);
     }
-    auto* e = reinterpret_cast<detail::TimerEntry*>(slot);
-    e->heap_index = detail::TimerEntry::not_queued;
-    if (fate == detail::Fate::run) run_timer(e);
-    else if (!e->wakes_task()) static_cast<detail::TimerCall*>(e)->fire(e, detail::Fate::drop);
   }
   due.clear();
   loop->due_turn_queued_ = false;

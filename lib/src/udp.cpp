@@ -144,7 +144,7 @@ Received UdpSocket::take() {
 }
 
 void UdpSocket::wait(Waiter* w, std::coroutine_handle<> h) {
-  wait_in(waiters_, w, h, &UdpSocket::on_cancel);
+  wait_in(waiters_, w, h, &UdpSocket::on_cancel, "I/O");
   update_ref();
 }
 

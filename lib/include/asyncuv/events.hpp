@@ -93,8 +93,9 @@ struct ASYNCUV_API Callback : ReadyNode {
 // entries are sleeps, which only wake their task: they carry no function
 // pointer (a sleeping task is 8 bytes smaller) and say so in seq's low bit.
 // A due entry leaves the heap for the loop's due list (heap_index then holds
-// due_bit and its place there) and acts on its turn in the ready queue, as
-// asyncio moves a due TimerHandle to _ready: what it wakes runs a pass later.
+// due_bit and its place there; a sleep's task joins it instead) and acts on
+// its turn in the ready queue, as asyncio moves a due TimerHandle to _ready:
+// what it wakes runs a pass later.
 struct ASYNCUV_API TimerEntry {
   static constexpr std::uint32_t not_queued = UINT32_MAX;
   static constexpr std::uint32_t wakes_task_bit = 1;
@@ -489,8 +490,6 @@ private:
   void run_pass() noexcept;
   static constexpr int passes_per_poll = 16;
   void fire_timers() noexcept;
-  void make_due(detail::TimerEntry* e) noexcept;
-  static std::uintptr_t due_slot(detail::TimerEntry* e) noexcept;
   static void on_due(detail::Callback* c, detail::Fate fate) noexcept;
   static void run_timer(detail::TimerEntry* e) noexcept;
   void arm_timer() noexcept;
@@ -515,7 +514,7 @@ private:
   std::uint32_t timer_seq_ = 0;
   // Timers found due, in deadline order, until due_turn_'s turn in the ready
   // queue runs them (asyncio's _ready tail). A cancelled one leaves a hole.
-  std::vector<std::uintptr_t> due_;  // see due_slot
+  std::vector<std::uintptr_t> due_;  // entries, and runs of sleepers (see fire_timers)
   detail::Callback due_turn_;
   bool due_turn_queued_ = false;
   void sweep() noexcept;                // drops finished tasks from tasks_

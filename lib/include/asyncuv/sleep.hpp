@@ -49,15 +49,12 @@ protected:
       start_timer(self);
     }
   }
-  void resumed() {
-    heap_index = not_queued;  // a due sleep keeps its due place until now (see EventLoop::due_slot)
-    task->throw_if_cancelled();
-  }
+  void resumed() { task->throw_if_cancelled(); }
 
 public:
-  // What the loop does for a due entry that wakes_task(): on the due list's
-  // turn it wakes the task, which runs a pass later, as asyncio's sleep
-  // future wakes its task through a call_soon.
+  // A due entry that wakes_task() wakes this task on the due list's turn
+  // (EventLoop::fire_timers), so that it runs a pass later, as asyncio's
+  // sleep future wakes its task through a call_soon; on_fire wakes it now.
   static void on_fire(TimerEntry* e) noexcept { static_cast<SleepBase*>(e)->task->wake(); }
   static TaskCore* task_of(TimerEntry* e) noexcept { return static_cast<SleepBase*>(e)->task; }
 
