@@ -176,6 +176,7 @@ EventLoop::EventLoop() : due_turn_(&EventLoop::on_due), drain_stop_(&EventLoop::
   check_uv(uv_loop_init(&uv_));
   int rc = idle_.open(handles_, [&](uv_idle_t* h) { return uv_idle_init(&uv_, h); });
   if (rc == 0) rc = timer_.open(handles_, [&](uv_timer_t* h) { return uv_timer_init(&uv_, h); });
+  if (rc == 0) rc = check_.open(handles_, [&](uv_check_t* h) { return uv_check_init(&uv_, h); });
   if (rc == 0) {  // an eventfd: may fail (EMFILE)
     rc = async_.open(handles_, [&](uv_async_t* h) { return uv_async_init(&uv_, h, &EventLoop::on_async); });
   }
@@ -184,6 +185,9 @@ EventLoop::EventLoop() : due_turn_(&EventLoop::on_due), drain_stop_(&EventLoop::
     throw_uv_error(rc);
   }
   uv_unref(async_.base());
+  check_.get()->data = this;
+  uv_check_start(check_.get(), on_check);
+  uv_unref(check_.base());  // it never keeps the loop alive by itself
   idle_.get()->data = this;
   timer_.get()->data = this;
   async_.get()->data = this;
@@ -221,6 +225,18 @@ void EventLoop::start_idle() noexcept {
 }
 
 void EventLoop::on_idle(uv_idle_t* h) { static_cast<EventLoop*>(h->data)->run_ready(); }
+
+// Right after the poll: what I/O callbacks (a read, a connect, a thread's
+// call_soon_threadsafe) woke runs in the same iteration, as asyncio runs the
+// callbacks of the events its select() returned. Left to the idle handle, it
+// would wait for the next iteration, whose poll the idle handle makes a
+// useless zero-timeout epoll_wait: one more system call per request served.
+void EventLoop::on_check(uv_check_t* h) {
+  auto* self = static_cast<EventLoop*>(h->data);
+  // Not after a stop (uv_stop ends uv_run only once this iteration is over):
+  // what is ready then belongs to the next run, as in asyncio.
+  if (self->head_ && !self->stopping_ && !self->uv_.stop_flag) self->run_ready();
+}
 
 // One pass over what was ready when the pass began; what those callbacks
 // schedule waits for the next pass, as in asyncio's _run_once.

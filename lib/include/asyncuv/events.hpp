@@ -484,6 +484,7 @@ private:
     if (!idle_active_) start_idle();
   }
   static void on_idle(uv_idle_t* h);
+  static void on_check(uv_check_t* h);
   static void on_timer(uv_timer_t* h);
   void start_idle() noexcept;
   void run_ready() noexcept;
@@ -504,6 +505,7 @@ private:
   detail::HandleRegistry handles_;        // every owned handle still open
   detail::OwnedHandle<uv_idle_t> idle_;    // active exactly while the ready queue is non-empty
   detail::OwnedHandle<uv_timer_t> timer_;  // armed for the earliest entry of timers_
+  detail::OwnedHandle<uv_check_t> check_;  // runs what the poll's I/O woke (on_check)
   // Wakes the loop for call_soon_threadsafe. Referenced only while run()'s
   // main coroutine runs (keep_alive), so shutdown still ends when tasks do.
   detail::OwnedHandle<uv_async_t> async_;
