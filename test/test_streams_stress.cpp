@@ -43,31 +43,6 @@ int fd_count() {
   return n - 1;
 }
 
-[[maybe_unused]] void dump_fds() {
-  DIR* d = ::opendir("/proc/self/fd");
-  while (const dirent* e = ::readdir(d)) {
-    char target[512] = {};
-    const std::string link = std::string("/proc/self/fd/") + e->d_name;
-    ::readlink(link.c_str(), target, sizeof target - 1);
-    std::fprintf(stderr, "fd %s -> %s\n", e->d_name, target);
-  }
-  ::closedir(d);
-}
-
-[[maybe_unused]] void dump_open() {
-  dump_fds();
-  uv_walk(get_running_loop().uv_loop(), [](uv_handle_t* h, void*) {
-    int port = -1;
-    if (h->type == UV_TCP) {
-      sockaddr_storage ss{};
-      int len = sizeof ss;
-      if (uv_tcp_getsockname(reinterpret_cast<uv_tcp_t*>(h), reinterpret_cast<sockaddr*>(&ss), &len) == 0)
-        port = ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
-    }
-    std::fprintf(stderr, "handle %s active=%d closing=%d port=%d\n", uv_handle_type_name(h->type), uv_is_active(h), uv_is_closing(h), port);
-  }, nullptr);
-}
-
 // The fd count a test starts from, once the loop has made its first stream
 // handle: libuv then reserves a spare fd (for EMFILE) that stays until the
 // loop closes.
@@ -1122,6 +1097,30 @@ TEST_CASE("a StreamWriter destroyed with bytes queued: close flushes, the peer r
     co_await unix_server.wait_closed();
     co_await handlers_done(h);
     ::unlink(path.c_str());
+    CHECK(fd_count() == fds);
+  }());
+}
+
+TEST_CASE("a handler that returns without closing: its connection closes as it returns") {
+  run([]() -> Coro<void> {
+    const int fds = co_await fds_at_start();
+    Handlers h;
+    auto hello = [](StreamReader, StreamWriter writer, Handlers* h) -> Coro<void> {
+      LiveGuard live(&h->live);
+      writer.write("hello");
+      co_return;  // no close(): the last reference to the connection goes here
+    };
+    Server server = co_await start_server(
+        [&h, hello](StreamReader r, StreamWriter w) { return hello(std::move(r), std::move(w), &h); }, "127.0.0.1",
+        0);
+    for (int i = 0; i < 3; ++i) {
+      auto [reader, writer] = co_await open_connection("127.0.0.1", port_of(server));
+      CHECK(co_await wait_for(reader.read(), 10.0) == "hello");  // then EOF, not a wait for the loop's next sweep
+      writer.close();
+    }
+    server.close();
+    co_await wait_for(server.wait_closed(), 10.0);
+    co_await handlers_done(h);
     CHECK(fd_count() == fds);
   }());
 }
