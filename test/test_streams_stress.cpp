@@ -332,8 +332,8 @@ void set_linger_zero(const StreamWriter& w) {
 // ---------------------------------------------------------------------------
 
 TEST_CASE("1,000 concurrent checksummed echo streams through one server: no byte lost, duplicated or reordered") {
-  const int connections = scaled(1000, 200);
-  const std::size_t max_len = scaled(128, 32) * 1024;
+  const int connections = scaled(1000, 500);
+  const std::size_t max_len = scaled(128, 16) * 1024;
   // Both ends of every connection live in this process.
   if (!fd_limit_at_least(static_cast<rlim_t>(2 * connections + 256))) {
     MESSAGE("skipped: RLIMIT_NOFILE's hard limit is below " << 2 * connections + 256);
@@ -738,7 +738,7 @@ TEST_CASE("connecting to a closed port or a missing socket path is refused, and 
 }
 
 TEST_CASE("10^4 connect/close cycles: no fd or memory growth") {
-  const int cycles = scaled(10000, 1500);
+  const int cycles = scaled(10000, 3000);
   const int lanes = 8;
   run([cycles]() -> Coro<void> {
     const int fds = co_await fds_at_start();
