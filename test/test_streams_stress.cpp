@@ -587,7 +587,7 @@ TEST_CASE("a slow reader against a fast writer: the writer's buffer stays within
         int stalls = 0;
         Checksum sent;
       } report;
-      const std::size_t total = scaled(6, 2) * 1024 * 1024;
+      const std::size_t total = static_cast<std::size_t>(scaled(6, 2)) * 1024 * 1024;
       auto fast = [](StreamReader, StreamWriter writer, Handlers* h, Report* rep, Marks m,
                      std::size_t total) -> Coro<void> {
         LiveGuard live(&h->live);
@@ -611,7 +611,7 @@ TEST_CASE("a slow reader against a fast writer: the writer's buffer stays within
         ++h->finished;
       };
       Server server = co_await start_server(
-          [&, marks, total](StreamReader r, StreamWriter w) {
+          [&h, &report, fast, marks](StreamReader r, StreamWriter w) {
             return fast(std::move(r), std::move(w), &h, &report, marks, total);
           },
           "127.0.0.1", 0);
