@@ -4,8 +4,10 @@
 
 #include "asyncuv/detail/listener.hpp"
 
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <new>
 
 namespace asyncuv::detail {
@@ -121,7 +123,27 @@ void StreamCore::drop_user() noexcept {
   decref();
 }
 
+namespace {
+
+// libuv writes to sockets with write(2), which raises SIGPIPE when the peer
+// has reset the connection: its default action kills the process. Python
+// ignores SIGPIPE at startup, so asyncio sees EPIPE / ECONNRESET as errors
+// instead; do the same before the first connection, unless the program has
+// a handler of its own.
+void ignore_sigpipe_once() noexcept {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction current {};
+    if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) {
+      std::signal(SIGPIPE, SIG_IGN);
+    }
+  });
+}
+
+}  // namespace
+
 void StreamCore::connection_made(bool tcp) {
+  ignore_sigpipe_once();
   tcp_ = tcp;
   handle.get()->handle.data = this;
   if (tcp) {

@@ -197,6 +197,17 @@ private:
 
 namespace detail {
 
+// A connection's task runs its handler inside this frame, so that the
+// handler's own frame, which holds the reader and the writer, goes the
+// moment the handler returns (the awaited frame ends with its await). The
+// task's frame itself lives until the loop lets go of the finished task, at
+// its next sweep of done tasks: the connection would stay open that long, an
+// unbounded time on a quiet loop.
+template <class T>
+Coro<T> serve_client(Coro<T> handler) {
+  co_return co_await std::move(handler);
+}
+
 // Wraps the user's client_connected_cb: each connection becomes a reader, a
 // writer and (for a coroutine callback) its own task, as asyncio does.
 template <class F>
@@ -207,7 +218,7 @@ ServerCore::OnClient client_callback(F cb) {
     if constexpr (std::is_void_v<std::invoke_result_t<F&, StreamReader, StreamWriter>>) {
       cb(std::move(reader), std::move(writer));
     } else {
-      create_task(cb(std::move(reader), std::move(writer)));
+      create_task(serve_client(cb(std::move(reader), std::move(writer))));
     }
   };
 }
