@@ -66,6 +66,9 @@ TEST_CASE("UDP echo over IPv6 loopback") {
 TEST_CASE("addresses print as Python's tuples; 'localhost' and '' are understood, names are not looked up") {
   CHECK(SocketAddress{"127.0.0.1", 9999}.repr() == "('127.0.0.1', 9999)");
   CHECK(SocketAddress{"::1", 9999}.repr() == "('::1', 9999, 0, 0)");
+  CHECK(SocketAddress(AF_INET6, "fe80::1", 9, 0, 2).repr() == "('fe80::1', 9, 0, 2)");
+  CHECK(SocketAddress("::1", 1).family == AF_INET6);
+  CHECK(SocketAddress("localhost", 1).family == AF_INET);
   run([]() -> Coro<void> {
     auto a = co_await create_datagram_endpoint(SocketAddress("localhost", 0));
     CHECK(a.local_address().host == "127.0.0.1");

@@ -106,13 +106,13 @@ ProcessRef ProcessCore::spawn(const SpawnArgs& a) {
     } else if (*want == stdio_devnull) {
       c.flags = UV_IGNORE;  // libuv opens /dev/null in the child for fds 0-2
     } else if (*want == stdio_stdout) {
-      if (fd != 2) throw ValueError("STDOUT can only be used for stderr");
+      if (fd != 2) throw_uv_error(UV_EBADF);  // what Popen raises (it tries fd -2)
       c = stdio[1];  // whatever the child's stdout is (fd 1 is done by now)
     } else if (*want >= 0) {
       c.flags = UV_INHERIT_FD;
       c.data.fd = *want;
     } else {
-      throw ValueError("invalid stdio value " + std::to_string(*want));
+      throw_uv_error(UV_EBADF);  // as Popen with a negative fd
     }
   }
 
