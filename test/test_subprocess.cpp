@@ -219,6 +219,28 @@ TEST_CASE("communicate ignores BrokenPipeError on stdin (the child never reads)"
   }());
 }
 
+// The child's stdin is one end of a socket pair (libuv's pipes): bytes it
+// never read make the kernel report ECONNRESET rather than EPIPE. (asyncio
+// has a real pipe there on Linux; communicate() ignores both errors.)
+TEST_CASE("writing to a child that closed its stdin: drain raises BrokenPipe/ConnectionReset; wait() resolves") {
+  run([]() -> Coro<void> {
+    auto p = co_await create_subprocess_shell("exec 0<&-; sleep 0.05", Popen{.std_in = PIPE});
+    std::string error = "no error";
+    try {
+      for (int i = 0; i < 1000; ++i) {
+        p.std_in->write(std::string(65536, 'x'));
+        co_await timeout(10s, p.std_in->drain());
+      }
+    } catch (const BrokenPipeError& e) {
+      error = e.what();
+    } catch (const ConnectionResetError& e) {
+      error = e.what();
+    }
+    CHECK((error == "[Errno 32] Broken pipe" || error == "[Errno 104] Connection reset by peer"));
+    CHECK(co_await timeout(10s, p.wait()) == 0);
+  }());
+}
+
 TEST_CASE("wait() resolves only when the child exited and its pipes closed") {
   run([]() -> Coro<void> {
     // The child exits at once; a grandchild keeps stdout open for a while.

@@ -54,66 +54,75 @@ void ProcessCore::add_pipe(int fd, StreamCore* core, StreamCore::PipeRole role) 
   pipes_[fd] = core;  // the reference new_pipe_core took
 }
 
+// stderr=STDOUT with stdout=PIPE: one socket pair for both. Returns the
+// child's end, which the caller closes after the spawn.
+int ProcessCore::share_stdout_pipe(std::size_t limit) {
+  int fds[2];
+  if (const int rc = uv_socketpair(SOCK_STREAM, 0, fds, 0, 0); rc != 0) throw_uv_error(rc);
+  StreamCore* core = nullptr;
+  try {
+    core = new_pipe_core(limit);
+  } catch (...) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    throw;
+  }
+  add_pipe(1, core, StreamCore::PipeRole::read);
+  if (const int rc = uv_pipe_open(&core->handle.get()->pipe, fds[0]); rc != 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    throw_uv_error(rc);
+  }
+  return fds[1];
+}
+
+// What the child's `fd` becomes; stdio[0..fd) are chosen already.
+void ProcessCore::choose_stdio(int fd, const std::optional<int>& want, uv_stdio_container_t* stdio,
+                               std::size_t limit) {
+  uv_stdio_container_t& c = stdio[fd];
+  if (!want) {
+    c.flags = UV_INHERIT_FD;
+    c.data.fd = fd;
+  } else if (*want == stdio_pipe) {
+    StreamCore* core = new_pipe_core(limit);
+    // The child's stdin is a socket pair we also read, to learn when the
+    // child closed it (asyncio's write pipe watches its fd the same way).
+    const bool is_stdin = fd == 0;
+    add_pipe(fd, core, is_stdin ? StreamCore::PipeRole::write : StreamCore::PipeRole::read);
+    c.flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE | (is_stdin ? UV_READABLE_PIPE : 0));
+    c.data.stream = core->stream();
+  } else if (*want == stdio_devnull) {
+    c.flags = UV_IGNORE;  // libuv opens /dev/null in the child for fds 0-2
+  } else if (*want == stdio_stdout && fd == 2) {
+    c = stdio[1];  // whatever the child's stdout is
+  } else if (*want >= 0) {
+    c.flags = UV_INHERIT_FD;
+    c.data.fd = *want;
+  } else {
+    throw_uv_error(UV_EBADF);  // what Popen raises for STDOUT elsewhere (it tries fd -2) or a negative fd
+  }
+}
+
 ProcessRef ProcessCore::spawn(const SpawnArgs& a) {
   EventLoop& loop = get_running_loop();
   ProcessRef self(new ProcessCore);
+  ignore_sigpipe();
   uv_stdio_container_t stdio[3] = {};
-  int child_stdout_end = -1;  // stderr=STDOUT with stdout=PIPE: one pipe for both
+  int child_stdout_end = -1;
   struct CloseLater {
     int& fd;
     ~CloseLater() {
       if (fd >= 0) ::close(fd);  // the parent's copy of the child's end
     }
   } close_later{child_stdout_end};
-
   if (a.stdio[2] == stdio_stdout && a.stdio[1] == stdio_pipe) {
-    ignore_sigpipe();
-    int fds[2];
-    if (const int rc = uv_socketpair(SOCK_STREAM, 0, fds, 0, 0); rc != 0) throw_uv_error(rc);
-    child_stdout_end = fds[1];
-    StreamCore* core = nullptr;
-    try {
-      core = new_pipe_core(a.limit);
-    } catch (...) {
-      ::close(fds[0]);
-      throw;
-    }
-    self->add_pipe(1, core, StreamCore::PipeRole::read);
-    if (const int rc = uv_pipe_open(&core->handle.get()->pipe, fds[0]); rc != 0) {
-      ::close(fds[0]);
-      throw_uv_error(rc);
-    }
+    child_stdout_end = self->share_stdout_pipe(a.limit);
     stdio[1].flags = UV_INHERIT_FD;
     stdio[1].data.fd = child_stdout_end;
     stdio[2] = stdio[1];
   }
   for (int fd = 0; fd < 3; ++fd) {
-    if (child_stdout_end >= 0 && fd > 0) continue;  // done above
-    uv_stdio_container_t& c = stdio[fd];
-    const std::optional<int>& want = a.stdio[fd];
-    if (!want) {
-      c.flags = UV_INHERIT_FD;
-      c.data.fd = fd;
-    } else if (*want == stdio_pipe) {
-      ignore_sigpipe();
-      StreamCore* core = new_pipe_core(a.limit);
-      // The child's stdin is a socket pair we also read, to learn when the
-      // child closed it (asyncio's write pipe watches its fd the same way).
-      const bool is_stdin = fd == 0;
-      self->add_pipe(fd, core, is_stdin ? StreamCore::PipeRole::write : StreamCore::PipeRole::read);
-      c.flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE | (is_stdin ? UV_READABLE_PIPE : 0));
-      c.data.stream = core->stream();
-    } else if (*want == stdio_devnull) {
-      c.flags = UV_IGNORE;  // libuv opens /dev/null in the child for fds 0-2
-    } else if (*want == stdio_stdout) {
-      if (fd != 2) throw_uv_error(UV_EBADF);  // what Popen raises (it tries fd -2)
-      c = stdio[1];  // whatever the child's stdout is (fd 1 is done by now)
-    } else if (*want >= 0) {
-      c.flags = UV_INHERIT_FD;
-      c.data.fd = *want;
-    } else {
-      throw_uv_error(UV_EBADF);  // as Popen with a negative fd
-    }
+    if (child_stdout_end < 0 || fd == 0) self->choose_stdio(fd, a.stdio[fd], stdio, a.limit);
   }
 
   std::vector<char*> argv = c_strings(a.argv);
@@ -127,26 +136,30 @@ ProcessRef ProcessCore::spawn(const SpawnArgs& a) {
   o.cwd = a.cwd ? a.cwd->c_str() : nullptr;
   o.stdio_count = 3;
   o.stdio = stdio;
+  self->start(loop, o, a);
+  return self;
+}
 
-  // uv_spawn initialises the handle even when it fails, so the block is
-  // opened whatever happens and closed again on failure.
+// uv_spawn initialises the handle even when it fails, so the block is
+// opened whatever happens, and closed again on failure (the pipes close
+// with the core).
+void ProcessCore::start(EventLoop& loop, const uv_process_options_t& o, const SpawnArgs& a) {
   int spawned = 0;
   uv_loop_t* uv = loop.uv_loop();
-  const int rc = self->handle_.open(loop.handles(), [&](Handle* h) {
+  const int rc = handle_.open(loop.handles(), [&](Handle* h) {
     spawned = uv_spawn(uv, &h->process, &o);
     return 0;
   });
   if (rc != 0) throw_uv_error(rc);
   if (spawned != 0) {
-    self->handle_.close();  // and the pipes close with the core
+    handle_.close();
     throw_uv_error(spawned, failed_name(a));
   }
-  Handle* h = self->handle_.get();
-  h->process.data = self.get();
-  h->keep = self;
-  self->pid_ = h->process.pid;
-  self->start_pipes();
-  return self;
+  Handle* h = handle_.get();
+  h->process.data = this;
+  h->keep = ProcessRef(this);
+  pid_ = h->process.pid;
+  start_pipes();
 }
 
 // connection_made on every pipe: libuv opened them in uv_spawn.

@@ -21,6 +21,10 @@
 #include "handle.hpp"
 #include "stream.hpp"
 
+namespace asyncuv {
+class EventLoop;
+}
+
 namespace asyncuv::detail {
 
 class ProcessCore;
@@ -99,6 +103,9 @@ private:
   ProcessCore() noexcept = default;
   ~ProcessCore();
   void add_pipe(int fd, StreamCore* core, StreamCore::PipeRole role);
+  int share_stdout_pipe(std::size_t limit);
+  void choose_stdio(int fd, const std::optional<int>& want, uv_stdio_container_t* stdio, std::size_t limit);
+  void start(EventLoop& loop, const uv_process_options_t& o, const SpawnArgs& a);
   void start_pipes();
   void pipe_lost(StreamCore& pipe) noexcept override;
   static void on_exit(uv_process_t* p, std::int64_t exit_status, int term_signal);
