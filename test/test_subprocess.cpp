@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -160,6 +161,24 @@ TEST_CASE("env replaces the environment; cwd sets the directory") {
     auto [out, err] = co_await timeout(10s, p.communicate());
     CHECK(out == "hi there\n/tmp\nunset\n");
     CHECK(p.returncode() == 0);
+  }());
+}
+
+TEST_CASE("the call copies its arguments: awaited after they are gone, it still spawns the same") {
+  run([]() -> Coro<void> {
+    std::optional<Coro<Process>> later;
+    {
+      std::string dir = "/tmp";
+      const std::map<std::string, std::string> env{{"WORD", "kept"}};
+      std::string script = "pwd; echo $WORD";
+      later.emplace(
+          create_subprocess_exec("/bin/sh", "-c", script, Popen{.std_out = PIPE, .cwd = dir.c_str(), .env = &env}));
+      dir.assign(dir.size(), 'x');
+      script.assign(script.size(), 'x');
+    }
+    auto p = co_await std::move(*later);
+    auto [out, err] = co_await timeout(10s, p.communicate());
+    CHECK(out == "/tmp\nkept\n");
   }());
 }
 
