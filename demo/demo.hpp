@@ -51,7 +51,7 @@ struct Program {
   const char* name;
   const char* description;
   void (*run)();
-  bool network = false;  // needs a peer: not part of `all`
+  bool network = false;  // needs a peer (or spawns processes): not part of `all`
 };
 
 void run_say_hello();
@@ -61,6 +61,7 @@ void run_create_task();
 void run_random_sleep();
 void run_tcp_echo_client();
 void run_tcp_echo_server();
+void run_subprocesses();
 
 inline constexpr Program programs[] = {
     {"say_hello", "print Hello, sleep 1 s, print World", run_say_hello},
@@ -72,6 +73,8 @@ inline constexpr Program programs[] = {
      true},
     {"tcp_echo_client", "asyncio's TCP echo client: send 'Hello World!' to 127.0.0.1:PORT", run_tcp_echo_client,
      true},
+    {"subprocesses", "three shell commands at once, printed as each completes (not a seed: not in all)",
+     run_subprocesses, true},
 };
 
 }  // namespace demo

@@ -33,8 +33,8 @@ Coro<void> echo(DatagramSocket& server, int count) {
 }
 
 Coro<void> echo_round_trips(std::string host) {
-  auto server = co_await create_datagram_endpoint(Address(host, 0));
-  const Address where = server.local_address();
+  auto server = co_await create_datagram_endpoint(SocketAddress(host, 0));
+  const SocketAddress where = server.local_address();
   CHECK(where.host == host);
   CHECK(where.port != 0);
   auto echoer = create_task(echo(server, 3));
@@ -64,19 +64,22 @@ TEST_CASE("UDP echo over IPv6 loopback") {
 }
 
 TEST_CASE("addresses print as Python's tuples; 'localhost' and '' are understood, names are not looked up") {
-  CHECK(Address{"127.0.0.1", 9999}.to_string() == "('127.0.0.1', 9999)");
-  CHECK(Address{"::1", 9999}.to_string() == "('::1', 9999, 0, 0)");
+  CHECK(SocketAddress{"127.0.0.1", 9999}.repr() == "('127.0.0.1', 9999)");
+  CHECK(SocketAddress{"::1", 9999}.repr() == "('::1', 9999, 0, 0)");
+  CHECK(SocketAddress(AF_INET6, "fe80::1", 9, 0, 2).repr() == "('fe80::1', 9, 0, 2)");
+  CHECK(SocketAddress("::1", 1).family == AF_INET6);
+  CHECK(SocketAddress("localhost", 1).family == AF_INET);
   run([]() -> Coro<void> {
-    auto a = co_await create_datagram_endpoint(Address("localhost", 0));
+    auto a = co_await create_datagram_endpoint(SocketAddress("localhost", 0));
     CHECK(a.local_address().host == "127.0.0.1");
-    auto b = co_await create_datagram_endpoint(Address("", 0));
+    auto b = co_await create_datagram_endpoint(SocketAddress("", 0));
     CHECK(b.local_address().host == "0.0.0.0");
-    CHECK(co_await error_of<ValueError>(create_datagram_endpoint(Address("example.invalid", 0))) ==
+    CHECK(co_await error_of<ValueError>(create_datagram_endpoint(SocketAddress("example.invalid", 0))) ==
           "not a numeric address (asyncuv does no name lookup here): 'example.invalid'");
-    CHECK(co_await error_of<OSError>([](DatagramSocket& s) -> Coro<Address> { co_return s.peer_address(); }(a)) ==
+    CHECK(co_await error_of<OSError>([](DatagramSocket& s) -> Coro<SocketAddress> { co_return s.peer_address(); }(a)) ==
           "[Errno 107] Transport endpoint is not connected");
     a.set_broadcast(true);  // allow_broadcast
-    auto c = co_await create_datagram_endpoint(Address("127.0.0.1", 0), std::nullopt, {.allow_broadcast = true});
+    auto c = co_await create_datagram_endpoint(SocketAddress("127.0.0.1", 0), std::nullopt, {.allow_broadcast = true});
     CHECK(c.local_address().port != 0);
   }());
 }
@@ -101,7 +104,7 @@ TEST_CASE("a datagram too big for the protocol is OSError EMSGSIZE, and the sock
     server.bind({"127.0.0.1", 0});
     DatagramSocket client;
     const std::string big(65508, 'b');  // IPv4's largest payload is 65507
-    CHECK(co_await error_of<OSError>([](DatagramSocket& c, const std::string& d, Address to) -> Coro<std::size_t> {
+    CHECK(co_await error_of<OSError>([](DatagramSocket& c, const std::string& d, SocketAddress to) -> Coro<std::size_t> {
             co_return co_await c.sendto(d, to);
           }(client, big, server.local_address())) == "[Errno 90] Message too long");
     const std::string largest(65507, 'l');
@@ -113,7 +116,7 @@ TEST_CASE("a datagram too big for the protocol is OSError EMSGSIZE, and the sock
 
 TEST_CASE("a connected socket whose peer has no listener: ConnectionRefusedError from the next recvfrom") {
   run([]() -> Coro<void> {
-    Address closed_port;
+    SocketAddress closed_port;
     {
       DatagramSocket gone;
       gone.bind({"127.0.0.1", 0});
@@ -218,7 +221,7 @@ TEST_CASE("many datagrams with nobody reading: the queue stays bounded, order is
   int received = 0, out_of_order = 0;
   std::size_t most_queued = 0;
   run([](int& received, int& out_of_order, std::size_t& most_queued) -> Coro<void> {
-    auto server = co_await create_datagram_endpoint(Address("127.0.0.1", 0), std::nullopt, {.max_queued = 8});
+    auto server = co_await create_datagram_endpoint(SocketAddress("127.0.0.1", 0), std::nullopt, {.max_queued = 8});
     DatagramSocket client;
     for (int i = 0; i < sent; ++i) {
       co_await client.sendto(std::to_string(i) + std::string(1000, '.'), server.local_address());

@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
+
 namespace asyncuv::detail {
 
 void open_pipe(StreamCore& core) {
@@ -34,6 +36,15 @@ void bind_pipe(AnyStream& s, const std::string& path) {
     if (rc == UV_EADDRINUSE) std::rethrow_exception(uv_error_text(rc, "Address '" + path + "' is already in use"));
     throw_uv_error(rc);
   }
+}
+
+void ignore_sigpipe() noexcept {
+  static const bool done = [] {
+    struct sigaction old{};
+    if (::sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) std::signal(SIGPIPE, SIG_IGN);
+    return true;
+  }();
+  static_cast<void>(done);
 }
 
 }  // namespace asyncuv::detail

@@ -157,6 +157,8 @@ void StreamCore::connection_made(bool tcp) {
 
 void StreamCore::start_reading() noexcept {
   if (reading_ || !handle || closing_ || eof_) return;
+  // A write-only fd (a pipe's write end) cannot tell us its reader went.
+  if (pipe_role_ == PipeRole::write && !uv_is_readable(stream())) return;
   if (const int rc = uv_read_start(stream(), &on_alloc, &on_read); rc != 0) {
     fatal_error(rc);
     return;
@@ -182,6 +184,14 @@ void StreamCore::on_alloc(uv_handle_t* h, std::size_t suggested, uv_buf_t* buf) 
 
 void StreamCore::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
   auto* self = static_cast<StreamCore*>(s->data);
+  if (self->pipe_role_ == PipeRole::write && nread > 0) {
+    self->buf_.clear();  // a child writing into its stdin: nobody reads that
+    return;
+  }
+  if (self->pipe_role_ != PipeRole::none && nread == UV_EOF) {
+    self->pipe_eof();
+    return;
+  }
   if (nread > 0) {
     self->buf_.commit(static_cast<std::size_t>(nread));
     self->wake_reader();
@@ -197,6 +207,17 @@ void StreamCore::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
     self->fatal_error(static_cast<int>(nread));
   }
   if (self->buf_.empty()) self->buf_.clear();  // give back a block nobody wrote into
+}
+
+// A read pipe at EOF, a write pipe whose reader went (or wrote to it).
+void StreamCore::pipe_eof() noexcept {
+  if (pipe_role_ == PipeRole::read) {
+    lose(nullptr);  // feeds EOF to the reader
+    return;
+  }
+  // _UnixWritePipeTransport._read_ready: the reader went; BrokenPipeError
+  // if bytes were still queued.
+  lose(writes_in_flight_ > 0 ? uv_error(UV_EPIPE) : nullptr);
 }
 
 void StreamCore::wake_reader() noexcept { wake_all(reader_); }
@@ -387,6 +408,7 @@ void StreamCore::lose(std::exception_ptr error) noexcept {
     server->detach();
     server->decref();
   }
+  if (PipeWatcher* w = std::exchange(watcher_, nullptr)) w->pipe_lost(*this);
 }
 
 void StreamCore::attach_to(ServerCore* server) noexcept {

@@ -17,9 +17,9 @@ void check(int status) {
 
 }  // namespace
 
-sockaddr_storage to_sockaddr(const Address& a, int family) {
+sockaddr_storage to_sockaddr(const SocketAddress& a, int family) {
   std::string host = a.host;
-  const int wanted = family ? family : a.family();
+  const int wanted = family ? family : a.family;
   if (host.empty()) host = wanted == AF_INET6 ? "::" : "0.0.0.0";
   if (host == "localhost") host = wanted == AF_INET6 ? "::1" : "127.0.0.1";
   sockaddr_storage ss{};
@@ -27,19 +27,12 @@ sockaddr_storage to_sockaddr(const Address& a, int family) {
   const int rc = v6 ? uv_ip6_addr(host.c_str(), a.port, reinterpret_cast<sockaddr_in6*>(&ss))
                     : uv_ip4_addr(host.c_str(), a.port, reinterpret_cast<sockaddr_in*>(&ss));
   if (rc != 0) throw ValueError("not a numeric address (asyncuv does no name lookup here): '" + a.host + "'");
-  return ss;
-}
-
-Address from_sockaddr(const sockaddr* sa) {
-  char text[INET6_ADDRSTRLEN + 16] = {};
-  if (sa->sa_family == AF_INET6) {
-    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
-    check(uv_ip6_name(in6, text, sizeof text));
-    return Address{text, ntohs(in6->sin6_port)};
+  if (v6) {  // a link-local address needs its scope
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    in6->sin6_flowinfo = htonl(a.flowinfo);
+    in6->sin6_scope_id = a.scope_id;
   }
-  const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
-  check(uv_ip4_name(in, text, sizeof text));
-  return Address{text, ntohs(in->sin_port)};
+  return ss;
 }
 
 UdpSocket::UdpSocket(EventLoop& loop, int family, std::size_t max_queued)

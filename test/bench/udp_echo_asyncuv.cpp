@@ -18,7 +18,7 @@
 using namespace asyncuv;
 
 Coro<void> serve(std::uint16_t port) {
-  auto sock = co_await create_datagram_endpoint(Address("127.0.0.1", port));
+  auto sock = co_await create_datagram_endpoint(SocketAddress("127.0.0.1", port));
   get_running_loop().add_signal_handler(SIGTERM, [&sock] { sock.close(); });
   std::printf("listening udp %u\n", static_cast<unsigned>(sock.local_address().port));
   std::fflush(stdout);

@@ -3,7 +3,7 @@
 //
 //   Python                                          C++
 //   t, p = await loop.create_datagram_endpoint(     auto sock = co_await create_datagram_endpoint(
-//       P, local_addr=('127.0.0.1', 0))                 Address("127.0.0.1", 0));
+//       P, local_addr=('127.0.0.1', 0))                 SocketAddress("127.0.0.1", 0));
 //   data, addr = await loop.sock_recvfrom(s, 4096)  auto [data, addr] = co_await sock.recvfrom();
 //   await loop.sock_sendto(s, data, addr)           co_await sock.sendto(data, addr);
 //   transport.close()                               sock.close();  (or its destructor)
@@ -26,29 +26,19 @@
 #include <string_view>
 
 #include "detail/udp.hpp"
+#include "dns.hpp"
 #include "tasks.hpp"
 
 namespace asyncuv {
 
-// Python's address tuple: (host, port), or (host, port, 0, 0) for IPv6.
-// A class with constructors, not an aggregate: g++ 12 destroys twice an
-// aggregate temporary built inside a co_await expression
-// (`co_await s.sendto(d, {"::1", 9})` must be safe).
-struct Address {
-  Address() = default;
-  Address(std::string h, std::uint16_t p) : host(std::move(h)), port(p) {}
-  std::string host;
-  std::uint16_t port = 0;
-  // AF_INET6 when the host is an IPv6 address (it has a ':'), else AF_INET.
-  int family() const noexcept;
-  std::string to_string() const;  // "('127.0.0.1', 9999)", "('::1', 9999, 0, 0)"
-  friend bool operator==(const Address&, const Address&) = default;
-};
+// Addresses are SocketAddress (dns.hpp), Python's tuples, as for streams:
+// SocketAddress("127.0.0.1", 9999).repr() is ('127.0.0.1', 9999),
+// SocketAddress("::1", 9999).repr() is ('::1', 9999, 0, 0).
 
 // What recvfrom() returns: Python's (data, addr).
 struct Datagram {
   std::string data;
-  Address addr;
+  SocketAddress addr;
 };
 
 // create_datagram_endpoint's keyword arguments (the addresses are its
@@ -72,11 +62,11 @@ public:
   DatagramSocket& operator=(DatagramSocket&&) noexcept = default;
   ~DatagramSocket() = default;
 
-  void bind(const Address& addr);
-  void connect(const Address& addr);
+  void bind(const SocketAddress& addr);
+  void connect(const SocketAddress& addr);
   void set_broadcast(bool on);
-  Address local_address() const;  // getsockname()
-  Address peer_address() const;   // getpeername(): OSError ENOTCONN when not connected
+  SocketAddress local_address() const;  // getsockname()
+  SocketAddress peer_address() const;   // getpeername(): OSError ENOTCONN when not connected
   int family() const noexcept { return s_->family(); }
   void close() noexcept { s_->close(); }
   bool is_closing() const noexcept { return s_->is_closing(); }
@@ -89,7 +79,7 @@ public:
 
   // Sends one datagram; the number of bytes sent. The data is copied only
   // if the kernel's buffer is full and the send has to wait.
-  Coro<std::size_t> sendto(std::string data, Address addr);
+  Coro<std::size_t> sendto(std::string data, SocketAddress addr);
   // On a connected socket.
   Coro<std::size_t> send(std::string data);
 
@@ -102,12 +92,12 @@ private:
 // loop.create_datagram_endpoint(factory, local_addr, remote_addr, ...): a
 // socket bound to local_addr and/or connected to remote_addr (then send()
 // and recvfrom() talk to that peer only).
-Coro<DatagramSocket> create_datagram_endpoint(std::optional<Address> local_addr,
-                                              std::optional<Address> remote_addr = std::nullopt,
+Coro<DatagramSocket> create_datagram_endpoint(std::optional<SocketAddress> local_addr,
+                                              std::optional<SocketAddress> remote_addr = std::nullopt,
                                               DatagramOptions options = {});
 
 // asyncio 3.11's loop.sock_recvfrom(sock, bufsize) / sock_sendto(sock, data, addr).
 Coro<Datagram> sock_recvfrom(DatagramSocket& sock, std::size_t bufsize);
-Coro<std::size_t> sock_sendto(DatagramSocket& sock, std::string data, Address addr);
+Coro<std::size_t> sock_sendto(DatagramSocket& sock, std::string data, SocketAddress addr);
 
 }  // namespace asyncuv

@@ -20,7 +20,19 @@
 
 namespace asyncuv {
 
+// A class with constructors, not an aggregate: g++ 12 destroys twice an
+// aggregate temporary with a non-trivial member built inside a co_await
+// expression (`co_await sock.sendto(d, {"::1", 9})` must be safe).
 struct ASYNCUV_API SocketAddress {
+  SocketAddress() = default;
+  // Python's (host, port): AF_INET6 when the host is an IPv6 address (it
+  // has a ':'), else AF_INET ('' and 'localhost' included).
+  SocketAddress(std::string host_, int port_)
+      : family(host_.find(':') != std::string::npos ? AF_INET6 : AF_INET), host(std::move(host_)), port(port_) {}
+  SocketAddress(int family_, std::string host_, int port_ = 0, std::uint32_t flowinfo_ = 0,
+                std::uint32_t scope_id_ = 0)
+      : family(family_), host(std::move(host_)), port(port_), flowinfo(flowinfo_), scope_id(scope_id_) {}
+
   int family = AF_UNSPEC;  // AF_INET, AF_INET6 or AF_UNIX
   std::string host;        // numeric host; for AF_UNIX the path
   int port = 0;

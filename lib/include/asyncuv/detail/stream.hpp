@@ -46,6 +46,17 @@ private:
 ASYNCUV_API void wake_all(WaitList& list) noexcept;
 
 class ServerCore;
+class StreamCore;
+
+// Told when a pipe's connection is lost (asyncio's pipe_connection_lost, by
+// which a subprocess transport knows its pipes are closed).
+class PipeWatcher {
+public:
+  virtual void pipe_lost(StreamCore& pipe) noexcept = 0;
+
+protected:
+  ~PipeWatcher() = default;
+};
 
 union AnyStream {
   uv_handle_t handle;
@@ -149,6 +160,18 @@ public:
   // told when the connection is lost.
   void attach_to(ServerCore* server) noexcept;
 
+  // ---- pipes (asyncio's unix_events pipe transports) ----
+  // A read pipe closes at EOF (_UnixReadPipeTransport: no half-close); a
+  // write pipe reads only to learn that its reader went, then closes
+  // (_UnixWritePipeTransport._read_ready: BrokenPipeError if bytes were
+  // still queued) and drops anything read. Set before connection_made().
+  enum class PipeRole : std::uint8_t { none, read, write };
+  void set_pipe_role(PipeRole role, PipeWatcher* watcher) noexcept {
+    pipe_role_ = role;
+    watcher_ = watcher;
+  }
+  void forget_watcher() noexcept { watcher_ = nullptr; }
+
 private:
   struct WriteRequest;
   static void on_alloc(uv_handle_t* h, std::size_t suggested, uv_buf_t* buf);
@@ -162,6 +185,7 @@ private:
   void fatal_error(int status) noexcept;
   void lose(std::exception_ptr error) noexcept;  // connection_lost(exc)
   void shutdown_now() noexcept;
+  void pipe_eof() noexcept;
 
   std::uint32_t refs_ = 0;
   std::uint32_t users_ = 0;
@@ -176,6 +200,8 @@ private:
   WaitList drainers_;
   WaitList closed_waiters_;
   ServerCore* server_ = nullptr;  // holds a reference until lost
+  PipeWatcher* watcher_ = nullptr;  // told once, when lost
+  PipeRole pipe_role_ = PipeRole::none;
   bool tcp_ = false;
   bool reading_ = false;      // uv_read_start is on
   bool read_paused_ = false;  // the protocol paused reading (buffer over 2 x limit)

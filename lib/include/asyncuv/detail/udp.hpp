@@ -33,15 +33,14 @@
 #include "request.hpp"
 
 namespace asyncuv {
-struct Address;
+struct SocketAddress;
 }
 
 namespace asyncuv::detail {
 
-// Address -> sockaddr (numeric hosts, '' for any, 'localhost'); throws
+// SocketAddress -> sockaddr (numeric hosts, '' for any, 'localhost'); throws
 // ValueError for anything that would need a name lookup.
-sockaddr_storage to_sockaddr(const Address& a, int family);
-Address from_sockaddr(const sockaddr* sa);
+sockaddr_storage to_sockaddr(const SocketAddress& a, int family);
 
 struct Received {
   std::string data;
