@@ -38,13 +38,4 @@ void bind_pipe(AnyStream& s, const std::string& path) {
   }
 }
 
-void ignore_sigpipe() noexcept {
-  static const bool done = [] {
-    struct sigaction old{};
-    if (::sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) std::signal(SIGPIPE, SIG_IGN);
-    return true;
-  }();
-  static_cast<void>(done);
-}
-
 }  // namespace asyncuv::detail

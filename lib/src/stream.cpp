@@ -123,14 +123,12 @@ void StreamCore::drop_user() noexcept {
   decref();
 }
 
-namespace {
-
-// libuv writes to sockets with write(2), which raises SIGPIPE when the peer
-// has reset the connection: its default action kills the process. Python
-// ignores SIGPIPE at startup, so asyncio sees EPIPE / ECONNRESET as errors
-// instead; do the same before the first connection, unless the program has
-// a handler of its own.
-void ignore_sigpipe_once() noexcept {
+// libuv writes with write(2), which raises SIGPIPE when the peer has reset
+// the connection (or a pipe's reader went): its default action kills the
+// process. Python ignores SIGPIPE at startup, so asyncio sees EPIPE /
+// ECONNRESET as errors instead; do the same before the first connection,
+// child or pipe, unless the program has a handler of its own.
+void ignore_sigpipe() noexcept {
   static std::once_flag once;
   std::call_once(once, [] {
     struct sigaction current {};
@@ -140,10 +138,8 @@ void ignore_sigpipe_once() noexcept {
   });
 }
 
-}  // namespace
-
 void StreamCore::connection_made(bool tcp) {
-  ignore_sigpipe_once();
+  ignore_sigpipe();
   tcp_ = tcp;
   handle.get()->handle.data = this;
   if (tcp) {

@@ -14,11 +14,5 @@ Coro<void> connect_pipe(StreamCore& core, std::string path);
 // there (asyncio 3.11's create_unix_server does the same).
 void bind_pipe(AnyStream& s, const std::string& path);
 
-// Python ignores SIGPIPE at startup, so that writing to a pipe whose reader
-// went is an EPIPE error (BrokenPipeError), not the end of the process.
-// Called when the first child is spawned or pipe over an fd is made;
-// leaves a disposition the program chose alone. (libuv gives a child every signal's
-// default back, as Popen(restore_signals=True) does.)
-void ignore_sigpipe() noexcept;
 
 }  // namespace asyncuv::detail

@@ -42,6 +42,11 @@ private:
   const char* on_;
 };
 
+// SIGPIPE ignored, as Python does at startup (once; a program's own handler
+// is kept), so that a write to a reset peer or a gone reader is an error
+// (BrokenPipeError, ConnectionResetError), not the end of the process.
+ASYNCUV_API void ignore_sigpipe() noexcept;
+
 // Wakes every task parked in `list`.
 ASYNCUV_API void wake_all(WaitList& list) noexcept;
 
