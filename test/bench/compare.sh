@@ -16,6 +16,12 @@
 #                      at N/10 in every round, as the peers' bench.sh does
 #   --scaling-n "LIST" N of the scaling section (default "10000 100000 1000000")
 #   --no-scaling       skip the scaling section (asyncuv and libuv, spawn and sleepers)
+#   --echo "CELLS"     also the echo workload (../shared/peers/echo.sh), each cell
+#                      TRANSPORT:SIZE:CLIENTS (e.g. "tcp:1024:10 unix:102400:10"),
+#                      servers libuv, asyncuv (asyncuv-bench echo-server) and
+#                      uvloop-protocol, R interleaved rounds of --echo-s seconds
+#                      (default 2): a table of server CPU us per request
+#   --echo-s S         seconds per echo run
 #   --build DIR        asyncuv's release build directory (default <repo>/build-bench)
 #   --install          apt-get install the peers' dependencies first
 #   -h, --help
@@ -48,6 +54,8 @@ SLOW_DIV=""
 MAX_S=60
 SCALING=1
 SCALING_N="10000 100000 1000000"
+ECHO_CELLS=""
+ECHO_S=2
 BUILD="$REPO/build-bench"
 INSTALL=0
 
@@ -68,6 +76,8 @@ while [[ $# -gt 0 ]]; do
     --max-s) [[ $# -ge 2 ]] || usage "$1 needs a value"; MAX_S="$2"; shift 2 ;;
     --scaling-n) [[ $# -ge 2 ]] || usage "$1 needs a value"; SCALING_N="$2"; shift 2 ;;
     --no-scaling) SCALING=0; shift ;;
+    --echo) [[ $# -ge 2 ]] || usage "$1 needs a value"; ECHO_CELLS="$2"; shift 2 ;;
+    --echo-s) [[ $# -ge 2 ]] || usage "$1 needs a value"; ECHO_S="$2"; shift 2 ;;
     --build) [[ $# -ge 2 ]] || usage "$1 needs a value"; BUILD="$2"; shift 2 ;;
     --install) INSTALL=1; shift ;;
     -h|--help) usage ;;
@@ -86,6 +96,10 @@ for c in $CASES; do
   [[ "$c" =~ ^(spawn|sleepers|yield|queue):[0-9]+$ ]] || usage "bad case '$c' (workload:N)"
 done
 for n in $SCALING_N; do [[ "$n" =~ ^[0-9]+$ ]] || usage "bad scaling N '$n'"; done
+for c in $ECHO_CELLS; do
+  [[ "$c" =~ ^(tcp|unix):[0-9]+:[0-9]+$ ]] || usage "bad echo cell '$c' (TRANSPORT:SIZE:CLIENTS)"
+done
+[[ "$ECHO_S" =~ ^[1-9][0-9]*$ ]] || usage "--echo-s must be a positive number of seconds"
 PEERS="$(for p in $PEERS; do [[ $p == asyncuv ]] || echo "$p"; done | tr '\n' ' ')"
 
 if [[ $INSTALL == 1 ]]; then
@@ -373,6 +387,41 @@ if [[ ${#NOTES[@]} -gt 0 || $SLOW_DIV -gt 1 ]]; then
   for note in "${NOTES[@]}"; do echo "- $note"; done
   echo "- † = no asyncuv run at that N; the ratio is to asyncuv at the nominal N."
 fi
+# ---- echo: server CPU per request, asyncuv's streams beside raw libuv and uvloop ----
+if [[ -n "$ECHO_CELLS" ]]; then
+  ECHO_LOG="$BUILD/compare-echo-$(date +%Y%m%d-%H%M%S).log"
+  : >"$ECHO_LOG"
+  for ((round = 1; round <= RUNS; ++round)); do
+    for cell in $ECHO_CELLS; do
+      IFS=: read -r tr size clients <<<"$cell"
+      for srv in libuv asyncuv uvloop-protocol; do
+        echo "compare.sh: echo round $round $cell $srv" >&2
+        cmd=""
+        [[ $srv == asyncuv ]] && cmd="$ASYNCUV_BIN echo-server"
+        ECHO_SERVER_CMD="$cmd" ECHO_TRANSPORT="$tr" "$PEERS_DIR/echo.sh" "$srv" "$size" "$clients" "${ECHO_S}s" \
+          >>"$ECHO_LOG" 2>/dev/null || { FAILED=1; echo "compare.sh: echo $cell $srv failed" >&2; }
+      done
+    done
+  done
+  echo
+  echo "Echo, server CPU us per request (median of $RUNS; x raw libuv):"
+  python3 - "$ECHO_LOG" <<'PY'
+import collections, statistics, sys
+cpu = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    f = dict(x.split("=", 1) for x in line.split())
+    cpu[(f["transport"], int(f["size"]), int(f["clients"])), f["peer"]].append(float(f["srv_cpu_us"]))
+print("| transport | size | clients | libuv | asyncuv | uvloop-protocol |")
+print("|---|---:|---:|---:|---:|---:|")
+for cell in sorted({c for c, _ in cpu}):
+    med = {p: statistics.median(cpu[cell, p]) for p in ("libuv", "asyncuv", "uvloop-protocol") if cpu[cell, p]}
+    base = med.get("libuv")
+    show = lambda p: "-" if p not in med else f"{med[p]:.2f}" + (f" ({med[p] / base:.2f})" if base else "")
+    print(f"| {cell[0]} | {cell[1]} | {cell[2]} | {show('libuv')} | {show('asyncuv')} | {show('uvloop-protocol')} |")
+PY
+  echo "raw echo lines: $ECHO_LOG" >&2
+fi
+
 echo "raw lines: $LOG" >&2
 if [[ $FAILED == 1 ]]; then echo "compare.sh: some runs failed (see $LOG)" >&2; exit 1; fi
 exit 0
