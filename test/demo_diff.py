@@ -12,21 +12,13 @@ import sys
 import time
 from pathlib import Path
 
+from checks import check, summary
+
 DEMO = sys.argv[1] if len(sys.argv) == 2 else sys.exit("usage: demo_diff.py <path-to-asyncuv-demo>")
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PROGRAMS = ["say_hello", "main", "gather", "create_task", "random_sleep"]
 FIXED_UNITS = {"say_hello": 1, "main": 1, "gather": 2, "create_task": 2}  # seconds slept at scale 1
 SEEDS = [0, 1, 42, 2**32 + 5, 2**64 - 1, -7, -(2**64 - 1)]
-passed = failed = 0
-
-
-def check(ok, what, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {what}" + (f"\n     {detail}" if detail else ""))
 
 
 def run(cmd, timeout=120):
@@ -145,5 +137,4 @@ for args in BAD:
           and sum("error" in ln for ln in lines) == 1 and any(ln.startswith("usage:") for ln in lines),
           f"bad input {args!r}: exit 2, one error line + usage", f"rc={rc} out={out!r} err={err!r}")
 
-print(f"[demo_diff] {passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+summary("demo_diff")

@@ -9,19 +9,11 @@ import sys
 import time
 from pathlib import Path
 
+from checks import check, summary
+
 DEMO = sys.argv[1] if len(sys.argv) == 2 else sys.exit("usage: subprocesses_diff.py <path-to-asyncuv-demo>")
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PYTHON = "/usr/bin/python3"  # the oracle: CPython 3.11
-passed = failed = 0
-
-
-def check(ok, what, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {what}" + (f"\n     {detail}" if detail else ""))
 
 
 def run(cmd):
@@ -45,5 +37,4 @@ for scale in (1, 2):
 out, _, _, _ = run([DEMO, "--list"])
 check(b"subprocesses" in out, "--list names subprocesses")
 
-print(f"[subprocesses_diff] {passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+summary("subprocesses_diff")

@@ -13,19 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from checks import check, summary
+
 DEMO = sys.argv[1] if len(sys.argv) == 2 else sys.exit("usage: tcp_echo_diff.py <path-to-asyncuv-demo>")
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PYTHON = "/usr/bin/python3"  # the oracle: CPython 3.11
-passed = failed = 0
-
-
-def check(ok, what, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {what}" + (f"\n     {detail}" if detail else ""))
 
 
 def server_cmd(kind):
@@ -79,5 +71,4 @@ for client in ("python", "asyncuv"):
 for server in ("python", "asyncuv"):
     check(results[server, "python"][1] == results[server, "asyncuv"][1], f"clients agree against the {server} server")
 
-print(f"[tcp_echo_diff] {passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+summary("tcp_echo_diff")

@@ -7,7 +7,7 @@
 #   trace_check.py --files TRACE.json TIMELINE.svg   the two files of one recording
 #   trace_check.py DEMO                               asyncuv-demo's --trace/--timeline:
 #                                                     gather's picture, `all`, CLI errors
-# Prints 'N passed, N failed'; exit status 1 on any failure.
+# Prints '[trace_check] N passed, M failed'; exit status 1 on any failure.
 import json
 import os
 import subprocess
@@ -15,18 +15,9 @@ import sys
 import tempfile
 import xml.etree.ElementTree as ET
 
+from checks import check, summary
+
 SVG = "{http://www.w3.org/2000/svg}"
-passed = failed = 0
-
-
-def check(ok, what, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {what}" + (f"\n     {detail}" if detail else ""))
-    return ok
 
 
 def load_json(path):
@@ -148,8 +139,7 @@ def main():
         check_demo(args[0])
     else:
         sys.exit("usage: trace_check.py --files TRACE.json TIMELINE.svg | trace_check.py DEMO")
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    summary("trace_check")
 
 
 if __name__ == "__main__":

@@ -35,16 +35,10 @@ std::vector<SocketAddress> ServerCore::addresses() const {
   std::vector<SocketAddress> out;
   for (const auto& h : listeners_) {
     if (!h) continue;
-    if (tcp_) {
-      sockaddr_storage ss{};
-      int len = sizeof ss;
-      if (uv_tcp_getsockname(&h.get()->tcp, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
-        out.push_back(SocketAddress::from(reinterpret_cast<sockaddr*>(&ss), static_cast<socklen_t>(len)));
-    } else {
-      char path[4096];
-      std::size_t len = sizeof path;
-      if (uv_pipe_getsockname(&h.get()->pipe, path, &len) == 0)
-        out.push_back(SocketAddress{AF_UNIX, std::string(path, ::strnlen(path, len)), 0, 0, 0});
+    try {
+      out.push_back(address_of(*h.get(), tcp_, false));
+    } catch (const OSError&) {
+      // a socket that cannot say its address is left out, as a closed one
     }
   }
   return out;

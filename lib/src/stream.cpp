@@ -448,43 +448,30 @@ void StreamCore::attach_to(ServerCore* server) noexcept {
 
 // ---- addresses ----
 
-namespace {
-
-template <class Get>
-SocketAddress address_of(const StreamCore& core, Get get) {
-  if (!core.stream()) throw_uv_error(UV_EBADF);
-  sockaddr_storage ss{};
-  int len = sizeof ss;
-  if (const int rc = get(reinterpret_cast<sockaddr*>(&ss), &len); rc != 0) throw_uv_error(rc);
-  return SocketAddress::from(reinterpret_cast<sockaddr*>(&ss), static_cast<socklen_t>(len));
-}
-
-}  // namespace
-
-SocketAddress StreamCore::peername() const {
-  if (tcp_) {
-    return address_of(*this, [&](sockaddr* sa, int* len) { return uv_tcp_getpeername(&handle.get()->tcp, sa, len); });
+SocketAddress address_of(const AnyStream& s, bool tcp, bool peer) {
+  if (tcp) {
+    sockaddr_storage ss{};
+    int len = sizeof ss;
+    auto* sa = reinterpret_cast<sockaddr*>(&ss);
+    const int rc = peer ? uv_tcp_getpeername(&s.tcp, sa, &len) : uv_tcp_getsockname(&s.tcp, sa, &len);
+    if (rc != 0) throw_uv_error(rc);
+    return SocketAddress::from(sa, static_cast<socklen_t>(len));
   }
-  SocketAddress a{AF_UNIX, {}, 0, 0, 0};
-  if (!handle) throw_uv_error(UV_EBADF);
   char path[4096];
   std::size_t len = sizeof path;
-  if (const int rc = uv_pipe_getpeername(&handle.get()->pipe, path, &len); rc != 0) throw_uv_error(rc);
-  a.host.assign(path, ::strnlen(path, len));
-  return a;
+  const int rc = peer ? uv_pipe_getpeername(&s.pipe, path, &len) : uv_pipe_getsockname(&s.pipe, path, &len);
+  if (rc != 0) throw_uv_error(rc);
+  return SocketAddress(AF_UNIX, std::string(path, ::strnlen(path, len)), 0);
+}
+
+SocketAddress StreamCore::peername() const {
+  if (!handle) throw_uv_error(UV_EBADF);
+  return address_of(*handle.get(), tcp_, true);
 }
 
 SocketAddress StreamCore::sockname() const {
-  if (tcp_) {
-    return address_of(*this, [&](sockaddr* sa, int* len) { return uv_tcp_getsockname(&handle.get()->tcp, sa, len); });
-  }
-  SocketAddress a{AF_UNIX, {}, 0, 0, 0};
   if (!handle) throw_uv_error(UV_EBADF);
-  char path[4096];
-  std::size_t len = sizeof path;
-  if (const int rc = uv_pipe_getsockname(&handle.get()->pipe, path, &len); rc != 0) throw_uv_error(rc);
-  a.host.assign(path, ::strnlen(path, len));
-  return a;
+  return address_of(*handle.get(), tcp_, false);
 }
 
 int StreamCore::fileno() const noexcept {

@@ -70,6 +70,9 @@ union AnyStream {
   uv_pipe_t pipe;
 };
 
+// The socket's own address (peer = false) or its peer's, TCP or Unix.
+SocketAddress address_of(const AnyStream& s, bool tcp, bool peer);
+
 // The reader's buffer: bytes from begin_ to end_ of one heap block, filled
 // by libuv in place (no copy on receipt). An empty buffer gives its block
 // back (to a one-block cache per thread), so an idle connection holds no
