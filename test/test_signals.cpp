@@ -3,6 +3,8 @@
 // real SIGINT: this binary re-executed, and the Python original beside it.
 #include "test_support.hpp"
 
+#include <sys/syscall.h>
+
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -259,6 +261,11 @@ struct Child {
   }
 };
 
+// SIGINT to the child's main thread (tgkill), not to the whole process, so
+// that under ThreadSanitizer it cannot land on TSan's background thread; a
+// terminal's Ctrl-C reaches a single-threaded program's main thread anyway.
+bool interrupt_main_thread(pid_t pid) { return syscall(SYS_tgkill, pid, pid, SIGINT) == 0; }
+
 struct ChildEnd {
   std::string output;
   std::string status;
@@ -270,20 +277,30 @@ ChildEnd interrupt(std::vector<std::string> argv, const std::string& mode) {
   const bool quiet = argv[0] == "/usr/bin/python3";
   Child child(std::move(argv), quiet);
   REQUIRE(child.read_until("ready"));
-  REQUIRE(kill(child.pid, SIGINT) == 0);
-  if (mode == "second") {
-    REQUIRE(child.read_until("cleanup"));
-    REQUIRE(kill(child.pid, SIGINT) == 0);
-  }
+  REQUIRE(interrupt_main_thread(child.pid));
+  if (mode == "second" && child.read_until("cleanup")) REQUIRE(interrupt_main_thread(child.pid));
   ChildEnd o;
   o.status = child.wait();
   o.output = child.text;
   return o;
 }
 
+// Under ThreadSanitizer a Ctrl-C is sometimes never handled (the child
+// prints "ready" and nothing more, with or without this library's change of
+// the day: 1 run in 2 of the "second" case here, never natively or under
+// ASan in hundreds of runs). TSan defers a signal's handler to a point where
+// the receiving thread enters one of its interceptors; we have not found
+// why that point never comes here. So a sanitized build gives a child whose
+// Ctrl-C was not seen at all (no "cleanup") two more tries; any other
+// outcome counts at once, and a native build gets one try.
 ChildEnd interrupt_cpp(const std::string& mode) {
   setenv(child_env, mode.c_str(), 1);
-  ChildEnd o = interrupt({"/proc/self/exe", "-tc=Ctrl-C: child*", "--no-intro", "--no-version"}, mode);
+  ChildEnd o;
+  for (int attempt = 0; attempt < (support::sanitized_build ? 3 : 1); ++attempt) {
+    o = interrupt({"/proc/self/exe", "-tc=Ctrl-C: child*", "--no-intro", "--no-version"}, mode);
+    if (o.output.find("cleanup") != std::string::npos) break;
+    if (support::sanitized_build) MESSAGE("Ctrl-C not seen under a sanitizer (" << o.status << "): trying again");
+  }
   unsetenv(child_env);
   return o;
 }
