@@ -35,15 +35,6 @@ bool no_zombie() {
   return r == 0 || (r == -1 && errno == ECHILD);
 }
 
-template <class E, class T>
-Coro<std::string> error_of(Coro<T> c) {
-  try {
-    co_await std::move(c);
-  } catch (const E& e) {
-    co_return e.what();
-  }
-  co_return "no error";
-}
 
 // Whether `t` ends cancelled (within a generous bound).
 template <class T>
@@ -121,7 +112,7 @@ TEST_CASE("kill and terminate; ProcessLookupError once finished") {
     CHECK_THROWS_AS(q.terminate(), ProcessLookupError);
 
     auto r = co_await create_subprocess_exec("sleep", "30");
-    CHECK(co_await error_of<OSError>([](Process& proc) -> Coro<void> {
+    CHECK(co_await support::error_of<OSError>([](Process& proc) -> Coro<void> {
             proc.send_signal(12345);
             co_return;
           }(r)) == "[Errno 22] Invalid argument");
@@ -133,21 +124,21 @@ TEST_CASE("kill and terminate; ProcessLookupError once finished") {
 TEST_CASE("a missing program is FileNotFoundError with Python's message; nothing stays open") {
   const int fds = open_fds();
   run([]() -> Coro<void> {
-    CHECK(co_await error_of<FileNotFoundError>(create_subprocess_exec("no-such-program-asyncuv")) ==
+    CHECK(co_await support::error_of<FileNotFoundError>(create_subprocess_exec("no-such-program-asyncuv")) ==
           "[Errno 2] No such file or directory: 'no-such-program-asyncuv'");
-    CHECK(co_await error_of<FileNotFoundError>(create_subprocess_exec(
+    CHECK(co_await support::error_of<FileNotFoundError>(create_subprocess_exec(
               "/nonexistent/prog", "x", Popen{.std_in = PIPE, .std_out = PIPE, .std_err = PIPE})) ==
           "[Errno 2] No such file or directory: '/nonexistent/prog'");
     char not_executable[] = "/tmp/asyncuv-noexec-XXXXXX";
     const int fd = ::mkstemp(not_executable);  // mode 0600
     REQUIRE(fd >= 0);
     ::close(fd);
-    CHECK(co_await error_of<PermissionError>(create_subprocess_exec(not_executable)) ==
+    CHECK(co_await support::error_of<PermissionError>(create_subprocess_exec(not_executable)) ==
           "[Errno 13] Permission denied: '" + std::string(not_executable) + "'");
     ::unlink(not_executable);
-    CHECK(co_await error_of<FileNotFoundError>(create_subprocess_exec("true", Popen{.cwd = "/nonexistent-dir"})) ==
+    CHECK(co_await support::error_of<FileNotFoundError>(create_subprocess_exec("true", Popen{.cwd = "/nonexistent-dir"})) ==
           "[Errno 2] No such file or directory: '/nonexistent-dir'");
-    CHECK(co_await error_of<OSError>(create_subprocess_exec("true", Popen{.std_out = STDOUT})) ==
+    CHECK(co_await support::error_of<OSError>(create_subprocess_exec("true", Popen{.std_out = STDOUT})) ==
           "[Errno 9] Bad file descriptor");  // Python's, which tries to use fd -2
   }());
   CHECK(open_fds() == fds);

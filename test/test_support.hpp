@@ -119,6 +119,17 @@ inline std::vector<std::string> python_lines(const std::string& script) {
   return lines;
 }
 
+// What awaiting c raises as E (its what()), or "no error".
+template <class E, class T>
+asyncuv::Coro<std::string> error_of(asyncuv::Coro<T> c) {
+  try {
+    co_await std::move(c);
+  } catch (const E& e) {
+    co_return e.what();
+  }
+  co_return "no error";
+}
+
 inline bool have_python() { return ::access("/usr/bin/python3", X_OK) == 0; }
 
 }  // namespace support

@@ -15,16 +15,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-template <class E, class T>
-Coro<std::string> error_of(Coro<T> c) {
-  try {
-    co_await std::move(c);
-  } catch (const E& e) {
-    co_return e.what();
-  }
-  co_return "no error";
-}
-
 Coro<void> echo(DatagramSocket& server, int count) {
   for (int i = 0; i < count; ++i) {
     auto [data, from] = co_await server.recvfrom();
@@ -74,9 +64,9 @@ TEST_CASE("addresses print as Python's tuples; 'localhost' and '' are understood
     CHECK(a.local_address().host == "127.0.0.1");
     auto b = co_await create_datagram_endpoint(SocketAddress("", 0));
     CHECK(b.local_address().host == "0.0.0.0");
-    CHECK(co_await error_of<ValueError>(create_datagram_endpoint(SocketAddress("256.0.0.1", 0))) ==
+    CHECK(co_await support::error_of<ValueError>(create_datagram_endpoint(SocketAddress("256.0.0.1", 0))) ==
           "not a numeric address (asyncuv does no name lookup here): '256.0.0.1'");
-    CHECK(co_await error_of<OSError>([](DatagramSocket& s) -> Coro<SocketAddress> { co_return s.peer_address(); }(a)) ==
+    CHECK(co_await support::error_of<OSError>([](DatagramSocket& s) -> Coro<SocketAddress> { co_return s.peer_address(); }(a)) ==
           "[Errno 107] Transport endpoint is not connected");
     a.set_broadcast(true);  // allow_broadcast
     auto c = co_await create_datagram_endpoint(SocketAddress("127.0.0.1", 0), std::nullopt, {.allow_broadcast = true});
@@ -104,7 +94,7 @@ TEST_CASE("a datagram too big for the protocol is OSError EMSGSIZE, and the sock
     server.bind({"127.0.0.1", 0});
     DatagramSocket client;
     const std::string big(65508, 'b');  // IPv4's largest payload is 65507
-    CHECK(co_await error_of<OSError>([](DatagramSocket& c, const std::string& d, SocketAddress to) -> Coro<std::size_t> {
+    CHECK(co_await support::error_of<OSError>([](DatagramSocket& c, const std::string& d, SocketAddress to) -> Coro<std::size_t> {
             co_return co_await c.sendto(d, to);
           }(client, big, server.local_address())) == "[Errno 90] Message too long");
     const std::string largest(65507, 'l');
@@ -179,12 +169,12 @@ TEST_CASE("closing a socket ends a pending recvfrom with EBADF; a socket outlivi
   run([](std::unique_ptr<DatagramSocket>& keep, DatagramSocket*& outliving) -> Coro<void> {
     DatagramSocket s;
     s.bind({"127.0.0.1", 0});
-    auto waiting = create_task(error_of<OSError>(s.recvfrom()));
+    auto waiting = create_task(support::error_of<OSError>(s.recvfrom()));
     co_await sleep(0.001);
     s.close();
     CHECK(co_await waiting == "[Errno 9] Bad file descriptor");
-    CHECK(co_await error_of<OSError>(s.recvfrom()) == "[Errno 9] Bad file descriptor");
-    CHECK(co_await error_of<OSError>([](DatagramSocket& s) -> Coro<std::size_t> {
+    CHECK(co_await support::error_of<OSError>(s.recvfrom()) == "[Errno 9] Bad file descriptor");
+    CHECK(co_await support::error_of<OSError>([](DatagramSocket& s) -> Coro<std::size_t> {
             co_return co_await s.sendto("x", {"127.0.0.1", 9});
           }(s)) == "[Errno 9] Bad file descriptor");
     keep = std::make_unique<DatagramSocket>();
@@ -202,8 +192,8 @@ TEST_CASE("a socket destroyed while tasks wait on it (one of them already woken 
   run([]() -> Coro<void> {
     auto server = std::make_unique<DatagramSocket>();
     server->bind({"127.0.0.1", 0});
-    auto woken = create_task(error_of<OSError>(server->recvfrom()));
-    auto waiting = create_task(error_of<OSError>(server->recvfrom()));
+    auto woken = create_task(support::error_of<OSError>(server->recvfrom()));
+    auto waiting = create_task(support::error_of<OSError>(server->recvfrom()));
     co_await sleep(0.001);
     DatagramSocket client;
     co_await client.sendto("dropped with the socket", server->local_address());
