@@ -44,6 +44,14 @@ void wake(WaitNode* n) noexcept {
   n->task->wake();
 }
 
+}  // namespace
+
+void wake_all(WaitList& list) noexcept {
+  while (WaitNode* n = list.pop_front()) wake(n);
+}
+
+namespace {
+
 [[noreturn]] void throw_orphaned(const char* what) {
   throw RuntimeError(std::string(what) + " was destroyed while a task waited for it");
 }
@@ -57,7 +65,7 @@ void Event::set() {
   if (value_) return;
   if (!waiters_.empty()) detail::check_loop_thread();
   value_ = true;
-  while (detail::WaitNode* n = waiters_.pop_front()) detail::wake(n);
+  detail::wake_all(waiters_);
 }
 
 // ---- Lock ----

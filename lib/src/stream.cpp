@@ -278,13 +278,6 @@ void StreamCore::maybe_resume_reading() noexcept {
   }
 }
 
-void wake_all(WaitList& list) noexcept {
-  while (WaitNode* n = list.pop_front()) {
-    n->woken = true;
-    n->task->wake();
-  }
-}
-
 ListWaiter StreamCore::wait_for_data(const char* caller) {
   if (!reader_.empty()) {
     throw RuntimeError(std::string(caller) +

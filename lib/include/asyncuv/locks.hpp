@@ -56,6 +56,10 @@ public:
 ASYNCUV_API void wait_in(WaitList& list, WaitNode* n, std::coroutine_handle<> h, bool (*on_cancel)(Suspension*),
                          const char* on);
 
+// Wakes every task parked in `list` (Event::set, and the streams', servers'
+// and processes' waits).
+ASYNCUV_API void wake_all(WaitList& list) noexcept;
+
 // The cancel hook of a plain waiter: leave the queue (if still in it); the
 // task gets CancelledError.
 ASYNCUV_API bool leave_queue(Suspension* s) noexcept;

@@ -47,9 +47,6 @@ private:
 // (BrokenPipeError, ConnectionResetError), not the end of the process.
 ASYNCUV_API void ignore_sigpipe() noexcept;
 
-// Wakes every task parked in `list`.
-ASYNCUV_API void wake_all(WaitList& list) noexcept;
-
 class ServerCore;
 class StreamCore;
 
