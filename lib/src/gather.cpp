@@ -23,7 +23,7 @@ void GatherWait::await_suspend(std::coroutine_handle<> h) {
     TaskCore* c = child(i);
     // asyncio's gather looks at every child's exception, even after it has
     // returned (first failure) or been dropped: none is "never retrieved".
-    c->retrieved = true;
+    c->mark_retrieved();
     if (c->done()) {
       note_done(*c);
     } else {
@@ -53,7 +53,7 @@ void GatherWait::on_child_done(Listener* l, TaskCore& child, Fate fate) noexcept
 // even when we cancelled it) wakes the awaiter at once, unless exceptions
 // are results. asyncio's gather does not wait for slow cancellation handlers.
 void GatherWait::note_done(TaskCore& child) noexcept {
-  if (child.state == TaskCore::State::done && !child.has_error) return;  // the common case
+  if (child.succeeded()) return;  // the common case
   std::exception_ptr e = child.outcome_error();
   if (!e || return_exceptions_ || signalled_) return;
   error_ = e;

@@ -86,7 +86,7 @@ void Lock::wake_up_first() noexcept {
 
 void Lock::AcquireAwaiter::resumed() {
   if (linked()) detail::WaitList::unlink(this);
-  if (task->must_cancel) {
+  if (task->cancel_pending()) {
     // Cancelled, possibly after the lock was handed to us: never keep it.
     if (!orphaned && !l_->locked_) l_->wake_up_first();
     task->throw_if_cancelled();
@@ -127,7 +127,7 @@ void Semaphore::wake_up_next() noexcept {
 
 void Semaphore::AcquireAwaiter::resumed() {
   if (linked()) detail::WaitList::unlink(this);
-  if (task->must_cancel) {
+  if (task->cancel_pending()) {
     if (woken && !orphaned) {  // the unit reserved for us goes to the next
       ++s_->value_;
       s_->wake_up_next();

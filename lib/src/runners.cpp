@@ -47,7 +47,7 @@ void run_main_task(EventLoop& loop, TaskCore& main) {
   if (!finished) throw RuntimeError("Event loop stopped before Future completed.");
   // Runner.run(): main ended cancelled and the only cancel request left is
   // Ctrl-C's, so the program is told KeyboardInterrupt, not CancelledError.
-  if (interrupted && main.state == TaskCore::State::cancelled && main.uncancel() == 0) throw KeyboardInterrupt();
+  if (interrupted && main.cancelled() && main.uncancel() == 0) throw KeyboardInterrupt();
 }
 
 }  // namespace asyncuv::detail

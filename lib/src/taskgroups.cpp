@@ -111,17 +111,17 @@ void TaskGroup::on_task_done(DoneCallbacks* d, detail::TaskCore& child) noexcept
   auto* g = static_cast<TaskGroup*>(d);
   --g->pending_;
   if (g->pending_ == 0 && g->waiter_) g->waiter_->task->wake();
-  if (child.state == detail::TaskCore::State::cancelled || !child.has_error) return;
-  child.retrieved = true;
+  std::exception_ptr error = child.take_failure();
+  if (!error) return;
   try {
-    g->errors_.push_back(child.error);
+    g->errors_.push_back(error);
   } catch (...) {  // out of memory: report it rather than lose it
-    get_running_loop().call_exception_handler({"TaskGroup could not record a child's error", child.error, child.name()});
+    get_running_loop().call_exception_handler({"TaskGroup could not record a child's error", error, child.name()});
   }
   if (g->parent_->done()) {
     get_running_loop().call_exception_handler(
         {"Task " + child.name() + " has errored out but its parent task " + g->parent_->name() + " is already completed",
-         child.error, child.name()});
+         error, child.name()});
     return;
   }
   if (!g->aborting_ && !g->parent_cancel_requested_) {

@@ -212,7 +212,7 @@ void CancelWalk::visit(TaskCore* t) noexcept {
   }
   // A awaiting B awaiting A would hand the cancel on forever (asyncio hits
   // RecursionError): the second visit cancels A directly.
-  if (!t->cancelling) {
+  if (!t->in_cancel) {
     if (once_each_ && t->cancel_seen) return;  // see cancel_each
     if (s->cancel) return hand_on(t, s);
   }
@@ -223,7 +223,7 @@ void CancelWalk::visit(TaskCore* t) noexcept {
 // The hook's own cancel() calls land on the stack above t's leave entry, in
 // the order they were made; reversed, the first comes off first.
 void CancelWalk::hand_on(TaskCore* t, Suspension* s) noexcept {
-  t->cancelling = true;
+  t->in_cancel = true;
   if (once_each_) t->cancel_seen = true;
   const std::size_t mark = stack_.size();
   if (!push(entry(t) | leave_tag)) {  // out of memory: this level recurses
@@ -237,7 +237,7 @@ void CancelWalk::hand_on(TaskCore* t, Suspension* s) noexcept {
 }
 
 void CancelWalk::leave(TaskCore* t, bool handed_on) noexcept {
-  t->cancelling = false;
+  t->in_cancel = false;
   if (handed_on && !t->must_cancel) return;  // its outcome will arrive the normal way
   t->must_cancel = true;
   t->wake();

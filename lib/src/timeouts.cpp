@@ -103,7 +103,7 @@ void Timeout::enter() {
   if (!task) throw RuntimeError("Timeout should be used inside a task");
   state_ = State::entered;
   task_ = task;
-  cancelling_ = task->cancel_requests;
+  cancelling_ = task->cancelling();
   reschedule(when_);
 }
 

@@ -22,9 +22,7 @@ bool TaskSetWait::satisfied_by(TaskCore& child) const noexcept {
     case ReturnWhen::first_completed:
       return true;
     case ReturnWhen::first_exception:
-      if (child.state == TaskCore::State::cancelled || !child.has_error) return false;
-      child.retrieved = true;  // Python looked at it with f.exception()
-      return true;
+      return child.take_failure() != nullptr;  // Python looked at it with f.exception()
     case ReturnWhen::all_completed:
       break;
   }

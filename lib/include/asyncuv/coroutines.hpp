@@ -83,7 +83,7 @@ struct ASYNCUV_API TaskCore : ReadyNode {
   bool error_is_cancel : 1 = false;
   bool has_custom_name : 1 = false;
   bool has_value : 1 = false;  // Promise<T>::value is constructed
-  bool cancelling : 1 = false;  // inside cancel(): breaks await cycles
+  bool in_cancel : 1 = false;  // inside cancel(): breaks await cycles
   bool in_registry : 1 = false;  // the loop still holds its reference
   bool cancel_seen : 1 = false;  // cancel_each: walked through in this round
   bool parent_links_down : 1 = false;  // nested: our awaiter is the parent's `awaiting`
@@ -151,6 +151,22 @@ struct ASYNCUV_API TaskCore : ReadyNode {
     if (--refs <= 1) [[unlikely]] last_references();
   }
   bool done() const noexcept { return state != State::pending; }
+  bool cancelled() const noexcept { return state == State::cancelled; }
+  // Ended by an exception of its own (not cancelled).
+  bool failed() const noexcept { return state == State::done && has_error; }
+  bool succeeded() const noexcept { return state == State::done && !has_error; }
+  // The failure, if the task failed rather than was cancelled, marked
+  // retrieved (the caller looked at it, as Python's f.exception() does).
+  std::exception_ptr take_failure() noexcept {
+    if (!failed()) return nullptr;
+    retrieved = true;
+    return error;
+  }
+  void mark_retrieved() noexcept { retrieved = true; }
+  // A cancel() not yet delivered to the body (it raises at its next await).
+  bool cancel_pending() const noexcept { return must_cancel; }
+  // Python's Task.cancelling(): cancel requests not taken back.
+  int cancelling() const noexcept { return cancel_requests; }
   // Python's Task.uncancel(): takes back one cancel request, returns the rest.
   std::uint8_t uncancel() noexcept {
     if (cancel_requests > 0) --cancel_requests;

@@ -166,14 +166,14 @@ public:
 
   bool valid() const noexcept { return p_ != nullptr; }
   bool done() const { return core().done(); }
-  bool cancelled() const { return core().state == detail::TaskCore::State::cancelled; }
+  bool cancelled() const { return core().cancelled(); }
   bool cancel() {
     auto& c = core();
     if (!c.done()) detail::check_loop_thread();
     return c.cancel();
   }
   // Python 3.11's Task.cancelling() / uncancel(): pending cancel requests.
-  int cancelling() const { return core().cancel_requests; }
+  int cancelling() const { return core().cancelling(); }
   int uncancel() { return core().uncancel(); }
   std::string get_name() const { return core().name(); }
   void set_name(std::string name) { core().set_name(std::move(name)); }
@@ -192,7 +192,7 @@ public:
   std::exception_ptr exception() const {
     if (!core().done()) throw InvalidStateError("Exception is not set.");
     if (cancelled()) core().check_result();  // throws the task's CancelledError
-    p_->retrieved = true;
+    p_->mark_retrieved();
     return p_->error_or_null();
   }
 
@@ -301,9 +301,9 @@ public:
   bool valid() const noexcept { return c_ != nullptr; }
   explicit operator bool() const noexcept { return valid(); }
   bool done() const { return core().done(); }
-  bool cancelled() const { return core().state == detail::TaskCore::State::cancelled; }
+  bool cancelled() const { return core().cancelled(); }
   bool cancel() { return core().cancel(); }
-  int cancelling() const { return core().cancel_requests; }
+  int cancelling() const { return core().cancelling(); }
   int uncancel() { return core().uncancel(); }
   std::string get_name() const { return core().name(); }
   void set_name(std::string name) { core().set_name(std::move(name)); }
