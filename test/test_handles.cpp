@@ -1,8 +1,8 @@
-// detail/handle.hpp and detail/request.hpp: the owned-handle and request
+// detail/owned_handle.hpp and detail/request.hpp: the owned-handle and request
 // primitives every libuv wrapper builds on (a test of detail headers).
 #include "test_support.hpp"
 
-#include <asyncuv/detail/handle.hpp>
+#include <asyncuv/detail/owned_handle.hpp>
 #include <asyncuv/detail/request.hpp>
 
 #include <atomic>

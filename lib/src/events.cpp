@@ -14,10 +14,8 @@
 #include <string>
 #include <utility>
 
-#include "asyncuv/coroutines.hpp"
+#include "asyncuv/detail/trace_hook.hpp"
 #include "asyncuv/exceptions.hpp"
-#include "asyncuv/sleep.hpp"
-#include "asyncuv/tasks.hpp"
 
 namespace asyncuv {
 
@@ -83,92 +81,9 @@ EventLoop& get_running_loop() {
   throw RuntimeError("no running event loop");
 }
 
-// ---- timer heap ----
-
-namespace detail {
-
-void TimerHeap::push(TimerEntry* e) {
-  if (run_count_ == 0 || e->deadline_ns >= run_last_deadline_) run_push(e);
-  else heap_push(e);
-}
-
-void TimerHeap::remove(TimerEntry* e) noexcept {
-  if (e->heap_index & in_run) run_remove(e);
-  else heap_remove(e);
-  e->heap_index = TimerEntry::not_queued;
-}
-
-void TimerHeap::heap_push(TimerEntry* e) {
-  if (heap_.size() >= pos_mask) throw std::length_error("too many timers");
-  heap_.push_back(e);
-  sift_up(heap_.size() - 1);
-}
-
-void TimerHeap::heap_remove(TimerEntry* e) noexcept {
-  const std::size_t i = e->heap_index;
-  TimerEntry* last = heap_.back();
-  heap_.pop_back();
-  if (last == e) return;
-  place(i, last);
-  sift_up(i);
-  sift_down(last->heap_index);
-}
-
-void TimerHeap::run_push(TimerEntry* e) {
-  const std::uint32_t used = run_tail_ - run_head_;  // slots, live or not
-  if (used == run_.size()) {  // grow; positions keep their meaning
-    if (run_.size() > pos_mask / 2) throw std::length_error("too many timers");
-    std::vector<TimerEntry*> bigger(run_.empty() ? 64 : 2 * run_.size());
-    const std::uint32_t mask = static_cast<std::uint32_t>(bigger.size()) - 1;
-    for (std::uint32_t p = run_head_; p != run_tail_; ++p) bigger[p & mask] = run_[p & run_mask()];
-    run_.swap(bigger);
-  }
-  const std::uint32_t pos = run_tail_++;
-  run_[pos & run_mask()] = e;
-  e->heap_index = in_run | (pos & pos_mask);
-  run_last_deadline_ = e->deadline_ns;
-  ++run_count_;
-}
-
-// Leaves a hole; the head skips holes so that top() is always live.
-void TimerHeap::run_remove(TimerEntry* e) noexcept {
-  const std::uint32_t mask = run_mask();
-  run_[e->heap_index & mask] = nullptr;  // (pos & pos_mask) & mask == pos & mask
-  --run_count_;
-  while (run_head_ != run_tail_ && !run_[run_head_ & mask]) ++run_head_;
-  if (run_count_ == 0) run_head_ = run_tail_;
-}
-
-void TimerHeap::sift_up(std::size_t i) noexcept {
-  TimerEntry* e = heap_[i];
-  while (i > 0) {
-    std::size_t parent = (i - 1) / 2;
-    if (!before(e, heap_[parent])) break;
-    place(i, heap_[parent]);
-    i = parent;
-  }
-  place(i, e);
-}
-
-void TimerHeap::sift_down(std::size_t i) noexcept {
-  TimerEntry* e = heap_[i];
-  const std::size_t n = heap_.size();
-  for (;;) {
-    std::size_t child = 2 * i + 1;
-    if (child >= n) break;
-    if (child + 1 < n && before(heap_[child + 1], heap_[child])) ++child;
-    if (!before(heap_[child], e)) break;
-    place(i, heap_[child]);
-    i = child;
-  }
-  place(i, e);
-}
-
-}  // namespace detail
-
 // ---- the loop ----
 
-EventLoop::EventLoop() : due_turn_(&EventLoop::on_due), drain_stop_(&EventLoop::on_drain_stop) {
+EventLoop::EventLoop() : due_turn_(&EventLoop::on_due), stop_turn_(&EventLoop::on_stop_turn) {
   if (current_) throw RuntimeError("asyncuv.run() cannot be called from a running event loop");
   reopen_closed_stdio_once();
   static_cast<void>(detail::cancelled_error());  // made now, while memory is plentiful
@@ -235,28 +150,24 @@ void EventLoop::on_check(uv_check_t* h) {
   auto* self = static_cast<EventLoop*>(h->data);
   // Not after a stop (uv_stop ends uv_run only once this iteration is over):
   // what is ready then belongs to the next run, as in asyncio.
-  if (self->head_ && !self->stopping_ && !self->uv_.stop_flag) self->run_ready();
+  if (!self->ready_.empty() && !self->stopping_ && !self->uv_.stop_flag) self->run_ready();
 }
 
 // One pass over what was ready when the pass began; what those callbacks
 // schedule waits for the next pass, as in asyncio's _run_once.
 void EventLoop::run_pass() noexcept {
-  std::uintptr_t link = head_;
-  head_ = 0;
-  tail_ = &head_;
+  std::uintptr_t link = ready_.take_all();
   while (link) {
-    auto* n = reinterpret_cast<detail::ReadyNode*>(link & ~task_tag);
-    const bool is_task = link & task_tag;
-    link = n->next;  // (push_ready resets it)
+    detail::ReadyNode* n = detail::ReadyQueue::node(link);
+    const bool is_task = detail::ReadyQueue::is_task(link);
+    link = n->next;  // (push resets it)
     if (is_task) [[likely]] {
-      detail::TaskCore::step(static_cast<detail::TaskCore*>(n), this);
+      detail::step_task(n);
     } else {
-      current_task = nullptr;
       if (detail::TraceBuffer* b = detail::trace_buffer) [[unlikely]] detail::trace_callback(*b);
       static_cast<detail::Callback*>(n)->run();
     }
   }
-  current_task = nullptr;
 }
 
 // Up to passes_per_poll passes per libuv iteration: a pass that leaves work
@@ -267,19 +178,43 @@ void EventLoop::run_pass() noexcept {
 void EventLoop::run_ready() noexcept {
   for (int pass = 0;; ++pass) {
     run_pass();
-    // Shutdown passes as many as usual until the last task has ended (a
-    // deep chain ends one level per pass: a poll for each was most of it).
-    if (!head_ || stopping_ || (draining_ && pending_ == 0) || pass + 1 == passes_per_poll) break;
+    // A stop that waits for the pass to settle ends the run of passes (a
+    // shutdown's deep chain ends one level per pass: a poll for each was
+    // most of it, so shutdown passes as many as usual until then).
+    if (ready_.empty() || stopping_ || stop_when_settled_ || pass + 1 == passes_per_poll) break;
     if (!timers_.empty() && timers_.top()->deadline_ns <= uv_hrtime()) fire_timers();
   }
-  if (!head_ && idle_active_) {
+  if (ready_.empty() && idle_active_) {
     uv_idle_stop(idle_.get());
     idle_active_ = false;
   }
-  if (!to_report_.empty()) [[unlikely]] report_unretrieved();
-  if (sweep_soon_ || (finished_ >= 256 && finished_ >= pending_)) sweep();
-  if (stopping_) uv_stop(&uv_);
-  else if (draining_ && pending_ == 0) [[unlikely]] drained();
+  end_of_passes();
+}
+
+void EventLoop::end_of_passes() noexcept {
+  if (after_pass_wanted_) [[unlikely]] {
+    after_pass_wanted_ = false;
+    if (extension_) extension_->after_pass();
+  }
+  if (stopping_) {
+    uv_stop(&uv_);
+  } else if (stop_when_settled_) [[unlikely]] {
+    stop_when_settled_ = false;
+    if (ready_.empty()) {
+      uv_stop(&uv_);
+    } else if (!stop_turn_queued_) {
+      stop_turn_queued_ = true;
+      schedule(&stop_turn_);
+    }
+  }
+}
+
+void EventLoop::stop_after_queued() noexcept { stop_when_settled_ = true; }
+
+void EventLoop::on_stop_turn(detail::Callback*, detail::Fate fate) noexcept {
+  EventLoop* loop = current_;  // embedded in it; the loop is current until closed
+  loop->stop_turn_queued_ = false;
+  if (fate == detail::Fate::run) loop->stop();
 }
 
 void EventLoop::add_timer(detail::TimerEntry* e) {
@@ -326,15 +261,15 @@ void EventLoop::fire_timers() noexcept {
     if (detail::TraceBuffer* b = detail::trace_buffer) [[unlikely]] detail::trace_timer(*b, e->wakes_task());
     try {
       if (e->wakes_task()) {
-        detail::TaskCore* t = detail::SleepBase::task_of(e);
+        detail::ReadyNode* t = detail::claim_sleeper(e);
+        const std::uintptr_t link = reinterpret_cast<std::uintptr_t>(t) | detail::ReadyQueue::task_tag;
         if (!run_end) {
           if (due_.capacity() - due_.size() < 2) due_.reserve(std::max<std::size_t>(64, 2 * due_.capacity()));
-          due_.push_back(reinterpret_cast<std::uintptr_t>(t) | task_tag);  // cannot throw now
+          due_.push_back(link);  // cannot throw now
           due_.push_back(0);
         } else {
-          *run_end = reinterpret_cast<std::uintptr_t>(t) | task_tag;
+          *run_end = link;
         }
-        t->scheduled = true;
         t->next = 0;
         run_end = &t->next;
         due_.back() = reinterpret_cast<std::uintptr_t>(run_end);
@@ -356,7 +291,7 @@ void EventLoop::fire_timers() noexcept {
 }
 
 void EventLoop::run_timer(detail::TimerEntry* e) noexcept {
-  if (e->wakes_task()) detail::SleepBase::on_fire(e);
+  if (e->wakes_task()) detail::wake_sleeper(e);
   else static_cast<detail::TimerCall*>(e)->fire(e, detail::Fate::run);
 }
 
@@ -368,11 +303,10 @@ void EventLoop::on_due(detail::Callback*, detail::Fate fate) noexcept {
   const std::size_t n = due.size();
   for (std::size_t i = 0; i < n; ++i) {
     const std::uintptr_t slot = std::exchange(due[i], 0);
-    if (slot & task_tag) {  // a run of woken sleepers: appended whole
+    if (detail::ReadyQueue::is_task(slot)) {  // a run of woken sleepers: appended whole
       auto* last_link = reinterpret_cast<std::uintptr_t*>(due[++i]);
       if (fate == detail::Fate::drop) continue;  // tasks: nothing to free
-      *loop->tail_ = slot;
-      loop->tail_ = last_link;
+      loop->ready_.append(slot, last_link);
       if (!loop->idle_active_) loop->start_idle();
     } else if (slot) {
       auto* e = reinterpret_cast<detail::TimerEntry*>(slot);
@@ -400,98 +334,16 @@ void EventLoop::arm_timer() noexcept {
   uv_timer_start(timer_.get(), on_timer, due_ms > now_ms ? due_ms - now_ms : 0, 0);
 }
 
-void EventLoop::register_task(detail::TaskCore* t) noexcept {
-  t->in_registry = true;
-  t->next_task = tasks_;
-  tasks_ = t;
-  ++pending_;
-}
-
-void EventLoop::report_soon(detail::TaskCore* t) noexcept {
-  try {
-    to_report_.push_back(t);  // stays in the registry, hence alive, until reported
-  } catch (...) {
-    sweep_soon_ = true;  // out of memory: the sweep finds it, at a walk's cost
-  }
-}
-
-// A task may be listed twice, or have a handle again: it checks for itself.
-// The exception handler may list more (or drop a handle): batch by batch.
-void EventLoop::report_unretrieved() noexcept {
-  while (!to_report_.empty()) {
-    std::vector<detail::TaskCore*> batch;
-    batch.swap(to_report_);
-    for (detail::TaskCore* t : batch) t->report_if_unretrieved();
-  }
-}
-
-void EventLoop::sweep() noexcept {
-  report_unretrieved();  // before the sweep lets go of them
-  sweep_soon_ = false;
-  ++sweeps_;
-  detail::TaskCore** link = &tasks_;
-  while (detail::TaskCore* t = *link) {
-    ++sweep_visits_;
-    if (!t->done()) {
-      link = &t->next_task;
-      continue;
-    }
-    *link = std::exchange(t->next_task, nullptr);  // unlink first: decref may destroy
-    t->in_registry = false;
-    --finished_;
-    t->decref();
-  }
-}
-
 void EventLoop::run_until_stopped() {
   stopping_ = false;
   uv_run(&uv_, UV_RUN_DEFAULT);
   stopping_ = false;
 }
 
-void EventLoop::cancel_all_tasks() {
-  // A task may catch CancelledError and wait again; cancel again then. A
-  // task that still cannot finish once nothing is left to wait for is
-  // abandoned: reported and dropped, so that the loop can close. Each round
-  // runs until no task is pending (plus one pass, for the callbacks their
-  // ends scheduled, as asyncio's gather-then-stop does): a pending
-  // call_later or outstanding to_thread work does not hold it up.
-  for (int round = 0; pending_ > 0 && round < 16; ++round) {
-    detail::TaskCore::cancel_each(tasks_);
-    draining_ = true;
-    run_until_stopped();
-    draining_ = false;
-  }
-  sweep();
-  while (tasks_) {
-    detail::TaskCore* t = std::exchange(tasks_, tasks_->next_task);
-    t->next_task = nullptr;
-    t->in_registry = false;
-    --pending_;
-    call_exception_handler({"Task was destroyed but it is pending!", nullptr, t->name()});
-    t->abandon();
-  }
-}
-
-// Draining and no task left: stop now, or after one more pass if that pass
-// has callbacks to run.
-void EventLoop::drained() noexcept {
-  if (!head_) {
-    uv_stop(&uv_);
-  } else if (!drain_stop_queued_) {
-    drain_stop_queued_ = true;
-    schedule(&drain_stop_);
-  }
-}
-
-void EventLoop::on_drain_stop(detail::Callback*, detail::Fate fate) noexcept {
-  EventLoop* loop = current_;  // embedded in it; the loop is current until closed
-  loop->drain_stop_queued_ = false;
-  if (fate == detail::Fate::run) loop->stop();
-}
-
 void EventLoop::close() noexcept {
-  cancel_all_tasks();  // normally done by run() already; this drops the loop's references
+  // The task registry cancels what run() did not (a loop used without run())
+  // and drops its references, while the loop still works.
+  if (extension_) extension_->on_close();
   signals_.reset();    // closes the signal handles: their default dispositions come back
   // From here on other threads' posts fail; what they posted is dropped, as
   // asyncio's close() drops its ready queue.
@@ -499,8 +351,7 @@ void EventLoop::close() noexcept {
   {
     std::lock_guard lock(posted_mutex_);
     closed_.store(true, std::memory_order_release);
-    posted = std::exchange(posted_head_, 0);
-    posted_tail_ = &posted_head_;
+    posted = posted_.take_all();
   }
   while (posted) {
     auto* c = reinterpret_cast<detail::Callback*>(posted);
@@ -512,6 +363,7 @@ void EventLoop::close() noexcept {
     if (!e->wakes_task()) static_cast<detail::TimerCall*>(e)->fire(e, detail::Fate::drop);
   });
   close_uv_loop();
+  extension_.reset();
 }
 
 // Closes every handle still open, the library's and any a user left behind
@@ -533,11 +385,10 @@ void EventLoop::close_uv_loop() noexcept {
 // Callbacks still queued when the loop closes are dropped without running:
 // each node frees itself or not, as its kind requires (Fate::drop).
 void EventLoop::drop_ready_queue() noexcept {
-  std::uintptr_t link = std::exchange(head_, 0);
-  tail_ = &head_;
+  std::uintptr_t link = ready_.take_all();
   while (link) {
-    auto* n = reinterpret_cast<detail::ReadyNode*>(link & ~task_tag);
-    const bool is_task = link & task_tag;
+    detail::ReadyNode* n = detail::ReadyQueue::node(link);
+    const bool is_task = detail::ReadyQueue::is_task(link);
     link = std::exchange(n->next, 0);
     if (!is_task) static_cast<detail::Callback*>(n)->drop();
   }
@@ -587,10 +438,8 @@ bool EventLoop::post_threadsafe(detail::HandleState* s) noexcept {
   // handle, so a post that got in never touches a closed handle.
   std::lock_guard lock(posted_mutex_);
   if (closed_.load(std::memory_order_relaxed)) return false;
-  s->next = 0;
-  const bool was_empty = posted_head_ == 0;
-  *posted_tail_ = reinterpret_cast<std::uintptr_t>(static_cast<detail::Callback*>(s));
-  posted_tail_ = &s->next;
+  const bool was_empty = posted_.empty();
+  posted_.push(static_cast<detail::Callback*>(s), 0);
   if (was_empty) uv_async_send(async_.get());  // one wake-up per batch
   return true;
 }
@@ -602,8 +451,7 @@ void EventLoop::drain_threadsafe() noexcept {
   std::uintptr_t link;
   {
     std::lock_guard lock(posted_mutex_);
-    link = std::exchange(posted_head_, 0);
-    posted_tail_ = &posted_head_;
+    link = posted_.take_all();
   }
   while (link) {
     auto* c = reinterpret_cast<detail::Callback*>(link);
@@ -611,58 +459,5 @@ void EventLoop::drain_threadsafe() noexcept {
     schedule(c);
   }
 }
-
-detail::HandleState& Handle::state() const {
-  if (!s_) throw InvalidStateError("empty Handle");
-  return *s_;
-}
-
-namespace detail {
-
-void HandleState::on_ready(Callback* c, Fate fate) noexcept {
-  auto* s = static_cast<HandleState*>(c);
-  if (fate == Fate::drop) return s->drop();
-  if (!s->cancelled()) {
-    s->running_ = true;
-    try {
-      s->invoke();
-    } catch (...) {
-      if (EventLoop* loop = EventLoop::current())
-        loop->call_exception_handler({"Exception in callback", std::current_exception(), {}});
-    }
-    s->running_ = false;
-  }
-  s->discard();
-  s->release();  // the loop's reference
-}
-
-// Its turn in the due list: the call runs now, as a due TimerHandle runs
-// from asyncio's _ready.
-void HandleState::on_timer(TimerEntry* e, Fate fate) noexcept {
-  on_ready(static_cast<Callback*>(static_cast<HandleState*>(e)), fate);
-}
-
-void HandleState::cancel() noexcept {
-  if (cancelled_.exchange(true, std::memory_order_acq_rel)) return;
-  // On the loop's thread the callable goes at once (asyncio drops its
-  // reference too) and a timer leaves the heap, so it no longer keeps the
-  // loop awake. Elsewhere the flag is all: the loop skips it when it is due.
-  EventLoop* here = EventLoop::current();
-  if (here != loop || running_) return;  // running: on_ready discards it after the call
-  if (queued()) {
-    here->remove_timer(this);
-    discard();
-    release();  // the loop's reference
-  } else {
-    discard();
-  }
-}
-
-void HandleState::drop() noexcept {
-  discard();
-  release();
-}
-
-}  // namespace detail
 
 }  // namespace asyncuv

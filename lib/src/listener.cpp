@@ -11,7 +11,7 @@ ServerCore::~ServerCore() = default;  // listeners close themselves (OwnedHandle
 void ServerCore::add_listener(int family, const std::function<void(AnyStream&)>& bind) {
   EventLoop& loop = get_running_loop();
   OwnedHandle<AnyStream> h;
-  const int rc = h.open(loop.handles(), [&](AnyStream* s) {
+  const int rc = h.open(handles_of(loop), [&](AnyStream* s) {
     // The TCP socket exists before bind, so that options can be set on it.
     return tcp_ ? uv_tcp_init_ex(loop.uv_loop(), &s->tcp, static_cast<unsigned>(family))
                 : uv_pipe_init(loop.uv_loop(), &s->pipe, 0);
@@ -66,7 +66,7 @@ void ServerCore::on_connection(uv_stream_t* listener, int status) {
 void ServerCore::accept(uv_stream_t* listener) {
   StreamUser conn(new StreamCore(limit_));
   EventLoop& loop = *EventLoop::current();
-  const int rc = conn->handle.open(loop.handles(), [&](AnyStream* s) {
+  const int rc = conn->handle.open(handles_of(loop), [&](AnyStream* s) {
     return tcp_ ? uv_tcp_init(loop.uv_loop(), &s->tcp) : uv_pipe_init(loop.uv_loop(), &s->pipe, 0);
   });
   if (rc != 0) throw_uv_error(rc);

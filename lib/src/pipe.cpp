@@ -12,7 +12,7 @@ namespace asyncuv::detail {
 void open_pipe(StreamCore& core) {
   uv_loop_t* loop = EventLoop::current()->uv_loop();
   const int rc =
-      core.handle.open(EventLoop::current()->handles(), [&](AnyStream* s) { return uv_pipe_init(loop, &s->pipe, 0); });
+      core.handle.open(handles_of(*EventLoop::current()), [&](AnyStream* s) { return uv_pipe_init(loop, &s->pipe, 0); });
   if (rc != 0) throw_uv_error(rc);
   core.handle.get()->handle.data = &core;
 }

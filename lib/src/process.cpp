@@ -146,7 +146,7 @@ ProcessRef ProcessCore::spawn(const SpawnArgs& a) {
 void ProcessCore::start(EventLoop& loop, const uv_process_options_t& o, const SpawnArgs& a) {
   int spawned = 0;
   uv_loop_t* uv = loop.uv_loop();
-  const int rc = handle_.open(loop.handles(), [&](Handle* h) {
+  const int rc = handle_.open(handles_of(loop), [&](Handle* h) {
     spawned = uv_spawn(uv, &h->process, &o);
     return 0;
   });

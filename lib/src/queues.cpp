@@ -23,7 +23,7 @@ void QueueCore::wakeup_next(WaitList& waiters) noexcept {
   auto* w = static_cast<Waiter*>(n);
   w->woken = true;
   woken_.push_back(w);
-  EventLoop::current()->schedule(static_cast<Callback*>(w));
+  schedule(*EventLoop::current(), static_cast<Callback*>(w));
 }
 
 // The woken waiter's turn: where asyncio's task would re-check
@@ -34,7 +34,7 @@ void QueueCore::Waiter::on_turn(Callback* c, Fate fate) noexcept {
   auto* w = static_cast<Waiter*>(c);
   if (fate == Fate::drop) return;  // in the waiting frame; the task's teardown unlinks it
   w->woken = false;
-  if (w->orphaned) return TaskCore::step(w->task, EventLoop::current());  // resumed() throws
+  if (w->orphaned) return w->task->take_turn();  // resumed() throws
   WaitList::unlink(w);  // from woken_
   if (w->cancelled_) {
     // Woken, then cancelled before it ran: the wake-up is not lost.
@@ -43,7 +43,7 @@ void QueueCore::Waiter::on_turn(Callback* c, Fate fate) noexcept {
     w->list().push_back(w);
     return;
   }
-  TaskCore::step(w->task, EventLoop::current());
+  w->task->take_turn();
 }
 
 bool QueueCore::Waiter::on_cancel(Suspension* s) noexcept {

@@ -1,6 +1,8 @@
 // runners.cpp — asyncio.run()'s sequence around the main task.
 #include "asyncuv/runners.hpp"
 
+#include "asyncuv/detail/task_registry.hpp"
+
 namespace asyncuv::detail {
 
 namespace {
@@ -18,7 +20,7 @@ struct StopWhenDone : Listener, Callback {
     on_done = [](Listener* self, TaskCore&, Fate fate) noexcept {
       if (fate == Fate::drop) return;
       auto* s = static_cast<StopWhenDone*>(self);
-      s->loop->schedule(static_cast<Callback*>(s));
+      schedule(*s->loop, static_cast<Callback*>(s));
     };
   }
 };
@@ -28,18 +30,18 @@ struct StopWhenDone : Listener, Callback {
 void run_main_task(EventLoop& loop, TaskCore& main) {
   StopWhenDone stopper(&loop);
   main.add_listener(&stopper);
-  SignalHandlers& signals = loop.signal_handlers();
+  SignalHandlers& signals = LoopAccess::signal_handlers(loop);
   signals.watch_interrupt(main);  // Ctrl-C cancels main, as asyncio.run()'s
-  loop.keep_alive(true);
-  loop.run_until_stopped();
-  loop.keep_alive(false);
+  LoopAccess::keep_alive(loop, true);
+  LoopAccess::run_until_stopped(loop);
+  LoopAccess::keep_alive(loop, false);
   // asyncio.run() gives SIGINT back its default before the shutdown, so a
   // Ctrl-C there ends the process.
   signals.unwatch_interrupt();
   const bool interrupted = signals.interrupt_count() > 0;
   const bool finished = main.done();
   if (!finished) main.remove_listener(&stopper);
-  loop.cancel_all_tasks();
+  TaskRegistry::of(loop).cancel_all();
   // asyncio.run()'s close() then runs shutdown_asyncgens() and
   // shutdown_default_executor() as two tasks, whatever main did: the next
   // run's first task is numbered after them (Task-6 in a second run, not 4).

@@ -47,7 +47,7 @@ bool sigint_is_default() noexcept {
 
 int SignalHandlers::start(OwnedHandle<uv_signal_t>& handle, void* data, uv_signal_cb cb, int sig) {
   uv_loop_t* uv = loop_.uv_loop();
-  if (const int rc = handle.open(loop_.handles(), [uv](uv_signal_t* h) { return uv_signal_init(uv, h); }); rc != 0)
+  if (const int rc = handle.open(handles_of(loop_), [uv](uv_signal_t* h) { return uv_signal_init(uv, h); }); rc != 0)
     return rc;
   handle.get()->data = data;
   if (const int rc = uv_signal_start(handle.get(), cb, sig); rc != 0) {

@@ -60,7 +60,8 @@ std::string TaskGroup::repr() const {
 
 void TaskGroup::enter() {
   if (entered_) throw RuntimeError("TaskGroup " + repr() + " has already been entered");
-  parent_ = get_running_loop().running_task();
+  get_running_loop();
+  parent_ = detail::Running::task;
   if (!parent_) throw RuntimeError("TaskGroup " + repr() + " cannot determine the parent task");
   entered_ = true;
 }

@@ -12,7 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "asyncuv/sleep.hpp"
+#include "asyncuv/detail/task_registry.hpp"
 
 namespace asyncuv::detail {
 
@@ -103,8 +103,8 @@ void TaskCore::start_task(EventLoop& loop, void* own_frame) {
   is_task = true;
   listener_slot = 0;
   id = next_task_id();
-  refs = 1;  // the loop's, until the task finishes
-  loop.register_task(this);
+  refs = 1;  // the registry's, until a sweep finds the task finished
+  TaskRegistry::of(loop).add(this);
   wake();
   if (TraceBuffer* b = trace_buffer) [[unlikely]] trace_created(*b, this);  // last: a tail call
 }
@@ -299,9 +299,9 @@ void TaskCore::finish() noexcept {
     state = cancelled ? State::cancelled : State::done;
   }
   if (TraceBuffer* b = trace_buffer) [[unlikely]] trace_finished(*b, this);
-  EventLoop* loop = EventLoop::current();
-  loop->task_finished();
-  if (refs == 1 && unretrieved_error()) [[unlikely]] loop->report_soon(this);
+  TaskRegistry& registry = *TaskRegistry::find(*EventLoop::current());
+  registry.task_finished();
+  if (refs == 1 && unretrieved_error()) [[unlikely]] registry.report_soon(this);
   const std::uintptr_t slot = std::exchange(listener_slot, 0);
   if (slot & shared_tag) {
     untag(slot)->on_done(untag(slot), *this, Fate::run);
@@ -386,7 +386,9 @@ std::exception_ptr TaskCore::outcome_error() const {
 void TaskCore::last_references() noexcept {
   if (refs == 0) return destroy();
   if (in_registry && unretrieved_error()) {
-    if (EventLoop* loop = EventLoop::current()) loop->report_soon(this);
+    if (EventLoop* loop = EventLoop::current()) {
+      if (TaskRegistry* registry = TaskRegistry::find(*loop)) registry->report_soon(this);
+    }
   }
 }
 
@@ -459,6 +461,13 @@ void TaskAwaitBase::resumed() {
   if (suspended_) running_task().throw_if_cancelled();
 }
 
+// ---- the loop's turn of a task ----
+
+void step_task(ReadyNode* task) noexcept { TaskCore::step(static_cast<TaskCore*>(task)); }
+
+constinit thread_local TaskCore* Running::task = nullptr;
+constinit thread_local std::coroutine_handle<> Running::next_resume = nullptr;
+
 // ---- done callbacks ----
 
 CallbackNode::CallbackNode(std::function<void()> f) : Callback(&CallbackNode::run_and_delete), fn(std::move(f)) {}
@@ -477,7 +486,7 @@ void CallbackNode::run_and_delete(Callback* n, Fate fate) noexcept {
 void call_soon(std::function<void()> fn) {
   EventLoop* loop = EventLoop::current();
   if (!loop) throw RuntimeError("no running event loop");
-  loop->schedule(new CallbackNode(std::move(fn)));
+  schedule(*loop, new CallbackNode(std::move(fn)));
 }
 
 DoneCallbackListener::DoneCallbackListener(std::function<void(TaskCore&)> f) : fn(std::move(f)) {
@@ -525,7 +534,7 @@ void DoneCallbacks::post(TaskCore& t) noexcept {
   p->prev = last_;
   (last_ ? last_->next_post : first_) = p;
   last_ = p;
-  loop->schedule(static_cast<Callback*>(p));
+  schedule(*loop, static_cast<Callback*>(p));
 }
 
 void DoneCallbacks::unlink(Post* p) noexcept {
@@ -557,39 +566,5 @@ void DoneCallbacks::flush() noexcept {
   }
 }
 
-// ---- sleep ----
-
-void SleepBase::cancel_timer() noexcept {
-  if (EventLoop* loop = EventLoop::current()) loop->remove_timer(this);
-}
-
-void SleepBase::start_timer(TaskCore& self) {
-  deadline_ns = deadline_in(deadline_ns);  // it held the delay until now
-  EventLoop::current()->add_timer(this);
-  self.park(this, "sleep");
-}
-
-bool SleepBase::on_cancel(Suspension* s) noexcept {
-  auto* self = static_cast<SleepBase*>(s);
-  if (self->queued()) EventLoop::current()->remove_timer(self);
-  return false;
-}
-
 }  // namespace asyncuv::detail
 
-namespace asyncuv {
-
-AnyTask current_task() {
-  return AnyTask(get_running_loop().running_task());
-}
-
-std::vector<AnyTask> all_tasks() {
-  std::vector<AnyTask> tasks;
-  for (detail::TaskCore* t = get_running_loop().registered_tasks(); t; t = t->next_task) {
-    if (!t->done()) tasks.emplace_back(t);
-  }
-  std::reverse(tasks.begin(), tasks.end());  // creation order
-  return tasks;
-}
-
-}  // namespace asyncuv

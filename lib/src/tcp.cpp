@@ -12,7 +12,7 @@ namespace asyncuv::detail {
 
 void open_tcp(StreamCore& core, int family) {
   uv_loop_t* loop = EventLoop::current()->uv_loop();
-  const int rc = core.handle.open(EventLoop::current()->handles(),
+  const int rc = core.handle.open(handles_of(*EventLoop::current()),
                                   [&](AnyStream* s) { return uv_tcp_init_ex(loop, &s->tcp, family); });
   if (rc != 0) throw_uv_error(rc);
   core.handle.get()->handle.data = &core;

@@ -51,7 +51,7 @@ Timeout::~Timeout() { disarm(); }
 void Timeout::disarm() noexcept {
   if (soon_.valid()) std::exchange(soon_, Handle()).cancel();  // on the loop's thread: never runs
   if (!queued()) return;
-  if (EventLoop* loop = EventLoop::current()) loop->remove_timer(this);
+  if (EventLoop* loop = EventLoop::current()) detail::remove_timer(*loop, this);
 }
 
 void Timeout::reschedule(std::optional<double> when) {
@@ -81,7 +81,7 @@ void Timeout::reschedule(std::optional<double> when) {
     return;
   }
   deadline_ns = deadline;
-  loop.add_timer(this);
+  detail::add_timer(loop, this);
 }
 
 std::string Timeout::repr() const {
@@ -99,7 +99,7 @@ std::string Timeout::repr() const {
 void Timeout::enter() {
   if (state_ != State::created) throw RuntimeError("Timeout has already been entered");
   EventLoop* loop = EventLoop::current();
-  detail::TaskCore* task = loop ? loop->running_task() : nullptr;
+  detail::TaskCore* task = loop ? detail::Running::task : nullptr;
   if (!task) throw RuntimeError("Timeout should be used inside a task");
   state_ = State::entered;
   task_ = task;

@@ -40,7 +40,7 @@ UdpSocket::UdpSocket(EventLoop& loop, int family, std::size_t max_queued)
   if (family_ != AF_INET && family_ != AF_INET6) throw_uv_error(UV_EAFNOSUPPORT);
   uv_loop_t* uv = loop.uv_loop();
   const unsigned f = static_cast<unsigned>(family_);
-  check(handle_.open(loop.handles(), [uv, f](uv_udp_t* h) { return uv_udp_init_ex(uv, h, f); }));
+  check(handle_.open(handles_of(loop), [uv, f](uv_udp_t* h) { return uv_udp_init_ex(uv, h, f); }));
   handle_.get()->data = this;
   start_reading();
 }

@@ -54,7 +54,7 @@ void TaskSetWait::await_suspend(std::coroutine_handle<> h) {
   registered_ = true;
   if (deadline_ns != no_deadline) {
     fire = &TaskSetWait::on_fire;
-    EventLoop::current()->add_timer(this);
+    add_timer(*EventLoop::current(), this);
   }
   self.park(this, "wait");
 }
@@ -73,7 +73,7 @@ void TaskSetWait::stop() noexcept {
     }
   }
   if (queued()) {
-    if (EventLoop* loop = EventLoop::current()) loop->remove_timer(this);
+    if (EventLoop* loop = EventLoop::current()) remove_timer(*loop, this);
   }
 }
 
@@ -128,7 +128,7 @@ AsCompletedState::AsCompletedState(std::vector<TaskCore*> tasks, std::uint64_t d
   }
   if (pending_ > 0 && deadline != no_deadline) {
     deadline_ns = deadline;
-    EventLoop::current()->add_timer(this);
+    add_timer(*EventLoop::current(), this);
   }
 }
 
@@ -150,7 +150,7 @@ void AsCompletedState::unregister() noexcept {
     pending_ = 0;
   }
   if (queued()) {
-    if (EventLoop* loop = EventLoop::current()) loop->remove_timer(this);
+    if (EventLoop* loop = EventLoop::current()) remove_timer(*loop, this);
   }
 }
 
@@ -167,7 +167,7 @@ void AsCompletedState::on_completion(DoneCallbacks* d, TaskCore& child) noexcept
   auto* self = static_cast<AsCompletedState*>(d);
   if (self->timed_out_) return;
   self->finished_.push_back(&child);
-  if (--self->todo_ == 0 && self->queued()) EventLoop::current()->remove_timer(self);
+  if (--self->todo_ == 0 && self->queued()) remove_timer(*EventLoop::current(), self);
   self->deliver();
 }
 

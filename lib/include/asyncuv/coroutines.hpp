@@ -9,7 +9,7 @@
 // Deep await chains: awaiting a Coro does not resume the child from inside
 // await_suspend (that nests native stack frames unless the compiler turns it
 // into a tail call, which g++ only does at -O2 without sanitizers). Instead it
-// leaves the child in EventLoop::next_resume and returns to the task's driver
+// leaves the child in Running::next_resume and returns to the task's driver
 // loop, which resumes it. Finishing hands the parent back the same way.
 #pragma once
 
@@ -23,6 +23,7 @@
 #include <utility>
 
 #include "allocator.hpp"
+#include "detail/loop_access.hpp"
 #include "detail/trace_hook.hpp"
 #include "events.hpp"
 #include "exceptions.hpp"
@@ -38,6 +39,17 @@ namespace detail {
 // (see FrameReaper).
 struct CoroAwaitLink {
   std::coroutine_handle<> child;
+};
+
+// What runs on this thread now (one loop runs per thread): the task inside
+// its step, null between steps; and the trampoline slot, where a Coro
+// awaiter leaves the coroutine to resume next instead of resuming it from
+// inside await_suspend, so that a chain of nested awaits never grows the
+// native stack (TaskCore::step resumes it). initial-exec: read on every
+// await; the general-dynamic model that -fPIC would pick costs a call per read.
+struct ASYNCUV_API Running {
+  [[gnu::tls_model("initial-exec")]] static constinit thread_local TaskCore* task;
+  [[gnu::tls_model("initial-exec")]] static constinit thread_local std::coroutine_handle<> next_resume;
 };
 
 // Notified when a task finishes (awaiters, gather, done callbacks).
@@ -130,7 +142,7 @@ struct ASYNCUV_API TaskCore : ReadyNode {
   void wake(EventLoop& loop) noexcept {
     if (scheduled || done()) return;
     scheduled = true;
-    loop.schedule(this);
+    LoopAccess::schedule_task(loop, this);
   }
   void throw_if_cancelled() {  // in await_resume: deliver a cancel
     if (must_cancel) [[unlikely]] {
@@ -183,11 +195,16 @@ struct ASYNCUV_API TaskCore : ReadyNode {
   void* frame() const noexcept { return const_cast<char*>(reinterpret_cast<const char*>(this)) - frame_offset; }
   static constexpr std::size_t frame_offset = 2 * sizeof(void*);
 
-  static void step(TaskCore* t, EventLoop* loop) noexcept;  // one scheduled step (inline, below)
+  // The step the ready queue would give this task, taken now by a callback
+  // that stands in for its node (a queue waiter re-checks its condition on
+  // its own turn, then runs the task right there).
+  void take_turn() noexcept { step(this); }
   void abandon() noexcept;  // loop teardown: drop a task that never finished
 
 
 private:
+  friend void step_task(ReadyNode* task) noexcept;  // the loop's turn of a task
+  static void step(TaskCore* t) noexcept;  // one scheduled step (inline, below)
   void deliver_pending_cancel(Suspension* s) noexcept;
   void last_references() noexcept;
   void finish() noexcept;
@@ -196,15 +213,11 @@ private:
 
 }  // namespace detail
 
-void EventLoop::schedule(detail::TaskCore* t) noexcept { push_ready(t, task_tag); }
-
 namespace detail {
 
 // The driver loop (trampoline): resume, then keep resuming whatever the
-// coroutine that just suspended left in next_resume. current_task is left
-// set after a step that suspends: the next step overwrites it, and the loop
-// clears it before a callback and after each pass (one store less per step).
-inline void TaskCore::step(TaskCore* t, EventLoop* loop) noexcept {
+// coroutine that just suspended left in next_resume.
+inline void TaskCore::step(TaskCore* t) noexcept {
   if (TraceBuffer* b = trace_buffer) [[unlikely]] trace_step(*b, t);
   t->scheduled = false;
   std::coroutine_handle<> h;
@@ -212,7 +225,6 @@ inline void TaskCore::step(TaskCore* t, EventLoop* loop) noexcept {
     t->started = true;
     if (t->must_cancel) {  // cancelled before it ran: the body never runs
       t->state = State::cancelled;
-      loop->current_task = nullptr;
       t->finish();
       return;
     }
@@ -221,16 +233,14 @@ inline void TaskCore::step(TaskCore* t, EventLoop* loop) noexcept {
     if (!t->suspended_on) return;
     h = std::exchange(t->suspended_on, nullptr)->resume;
   }
-  loop->current_task = t;
+  Running::task = t;
   do {
-    loop->next_resume = nullptr;
+    Running::next_resume = nullptr;
     h.resume();
-    h = loop->next_resume;
+    h = Running::next_resume;
   } while (h);
-  if (std::coroutine_handle<>::from_address(t->frame()).done()) {
-    loop->current_task = nullptr;
-    t->finish();
-  }
+  Running::task = nullptr;
+  if (std::coroutine_handle<>::from_address(t->frame()).done()) t->finish();
 }
 
 // Destroys the frame of an awaited coroutine when its await ends. A task
@@ -266,7 +276,7 @@ struct ASYNCUV_API FinalAwaiter {
     // A nested coroutine hands control back to its awaiter through the
     // trampoline; a task root just stops, and the driver notices done().
     auto& p = h.promise();
-    if (!p.is_task) EventLoop::current()->next_resume = p.continuation;
+    if (!p.is_task) Running::next_resume = p.continuation;
   }
   void await_resume() const noexcept {}
 };
@@ -405,7 +415,7 @@ public:
           p.parent_links_down = true;
         }
       }
-      EventLoop::current()->next_resume = child;
+      detail::Running::next_resume = child;
     }
     T await_resume() { return promise().take(); }
 

@@ -39,7 +39,7 @@ protected:
   }
   void suspend(std::coroutine_handle<> h) {
     EventLoop* loop = EventLoop::current();
-    TaskCore& self = running_task(loop);
+    TaskCore& self = running_task();
     resume = h;
     cancel = &SleepBase::on_cancel;
     if (deadline_ns == 0) {  // a bare yield: no timer, straight to the ready queue
@@ -51,12 +51,11 @@ protected:
   }
   void resumed() { task->throw_if_cancelled(); }
 
-public:
-  // A due entry that wakes_task() wakes this task on the due list's turn
-  // (EventLoop::fire_timers), so that it runs a pass later, as asyncio's
-  // sleep future wakes its task through a call_soon; on_fire wakes it now.
-  static void on_fire(TimerEntry* e) noexcept { static_cast<SleepBase*>(e)->task->wake(); }
-  static TaskCore* task_of(TimerEntry* e) noexcept { return static_cast<SleepBase*>(e)->task; }
+  // A due sleep wakes its task on the due list's turn (see claim_sleeper),
+  // so that it runs a pass later, as asyncio's sleep future wakes its task
+  // through a call_soon.
+  friend ReadyNode* claim_sleeper(TimerEntry* e) noexcept;
+  friend void wake_sleeper(TimerEntry* e) noexcept;
 
 private:
   void start_timer(TaskCore& self);

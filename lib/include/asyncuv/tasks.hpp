@@ -37,9 +37,9 @@ struct TaskAccess {
 namespace detail {
 
 // The task that is running now (asyncio.current_task()); throws when none.
-inline TaskCore& running_task(EventLoop* loop = EventLoop::current()) {
-  if (!loop || !loop->current_task) [[unlikely]] throw RuntimeError("no running task");
-  return *loop->current_task;
+inline TaskCore& running_task() {
+  if (!Running::task) [[unlikely]] throw RuntimeError("no running task");
+  return *Running::task;
 }
 
 // Wakes the awaiting task when the awaited task finishes; cancelling the
@@ -76,7 +76,7 @@ struct ASYNCUV_API DeferredWake : Callback {
     task = t;
     if (queued) return;
     queued = true;
-    EventLoop::current()->schedule(static_cast<Callback*>(this));
+    schedule(*EventLoop::current(), static_cast<Callback*>(this));
   }
   static void run_it(Callback* c, Fate fate) noexcept {
     auto* d = static_cast<DeferredWake*>(c);

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "handle.hpp"
+#include "owned_handle.hpp"
 #include "stream.hpp"
 
 namespace asyncuv {

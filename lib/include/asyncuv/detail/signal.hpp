@@ -15,7 +15,7 @@
 #include <map>
 #include <memory>
 
-#include "handle.hpp"
+#include "owned_handle.hpp"
 
 namespace asyncuv {
 class EventLoop;

@@ -19,7 +19,7 @@
 
 #include "../dns.hpp"
 #include "../locks.hpp"
-#include "handle.hpp"
+#include "owned_handle.hpp"
 #include "request.hpp"
 
 namespace asyncuv::detail {

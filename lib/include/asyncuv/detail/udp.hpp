@@ -29,7 +29,7 @@
 #include <string_view>
 
 #include "../locks.hpp"
-#include "handle.hpp"
+#include "owned_handle.hpp"
 #include "request.hpp"
 
 namespace asyncuv {

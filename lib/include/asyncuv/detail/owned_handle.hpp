@@ -1,4 +1,4 @@
-// asyncuv/detail/handle.hpp — OwnedHandle<H>: the one way the library holds
+// asyncuv/detail/owned_handle.hpp — OwnedHandle<H>: the one way the library holds
 // and closes a libuv handle.
 //
 // libuv may touch a handle until its close callback has run, one loop

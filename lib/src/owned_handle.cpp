@@ -1,5 +1,5 @@
 // handle.cpp — the single close path of owned libuv handles.
-#include "asyncuv/detail/handle.hpp"
+#include "asyncuv/detail/owned_handle.hpp"
 
 namespace asyncuv::detail {
 
