@@ -42,14 +42,16 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 struct Seen {
   std::vector<int> depths;     // in the order the tasks caught CancelledError
   std::vector<int> cancelling;  // their cancelling() then, same order
+  int started = 0;              // levels that have begun (and gone on to wait)
   void record(int depth) {
     depths.push_back(depth);
-    cancelling.push_back(detail::running_task().cancel_requests);
+    cancelling.push_back(current_task().cancelling());
   }
 };
 
 // Level `depth` of a chain: a task awaiting a task... awaiting a sleep.
 Coro<void> chain(Seen* seen, int depth, int levels) {
+  ++seen->started;
   try {
     if (depth == levels) co_await sleep(1h);
     else co_await create_task(chain(seen, depth + 1, levels));
@@ -61,6 +63,7 @@ Coro<void> chain(Seen* seen, int depth, int levels) {
 
 // The same through gather(): each level a gather of one task.
 Coro<void> gather_chain(Seen* seen, int depth, int levels) {
+  ++seen->started;
   try {
     if (depth == levels) co_await sleep(1h);
     else co_await gather(gather_chain(seen, depth + 1, levels));
@@ -81,9 +84,11 @@ void check_innermost_first(const Seen& seen, int levels) {
 
 Coro<void> sleep_long() { co_await sleep(1h); }
 
-Coro<void> wait_for_tasks(std::size_t n) {
-  while (get_running_loop().pending_tasks() < n) co_await sleep(0);
-  co_await sleep(0);  // the last one created starts (to sleep)
+// Until all `levels + 1` levels of a chain have started: the innermost
+// then sleeps and every other one awaits the level below.
+Coro<void> wait_for_chain(const Seen* seen, int levels) {
+  while (seen->started < levels + 1) co_await sleep(0);
+  co_await sleep(0);  // the innermost, started, is asleep by now
 }
 
 TEST_CASE("cancelling the head of a deep task chain does not recurse once per level") {
@@ -91,7 +96,7 @@ TEST_CASE("cancelling the head of a deep task chain does not recurse once per le
   double cancel_s = 0, end_s = 0;
   run([](Seen* seen, double* cancel_s, double* end_s) -> Coro<void> {
     auto head = create_task(chain(seen, 0, chain_depth));
-    co_await wait_for_tasks(chain_depth + 2);  // the chain and this task
+    co_await wait_for_chain(seen, chain_depth);
     const auto t0 = Clock::now();
     CHECK(head.cancel());
     *cancel_s = seconds_since(t0);
@@ -113,7 +118,7 @@ TEST_CASE("cancelling the head of deeply nested gathers does not recurse once pe
   Seen seen;
   run([](Seen* seen) -> Coro<void> {
     auto head = create_task(gather_chain(seen, 0, gather_depth));
-    co_await wait_for_tasks(gather_depth + 2);
+    co_await wait_for_chain(seen, gather_depth);
     CHECK(head.cancel());
     try {
       co_await head;
@@ -134,7 +139,7 @@ TEST_CASE("run()'s shutdown over a deep sleeping chain visits each task a bounde
   Clock::time_point t0;
   run([](Seen* seen, Clock::time_point* t0) -> Coro<void> {
     create_task(chain(seen, 0, depth));
-    co_await wait_for_tasks(depth + 2);
+    co_await wait_for_chain(seen, depth);
     *t0 = Clock::now();
   }(&seen, &t0));
   const double shutdown_s = seconds_since(t0);
@@ -211,7 +216,7 @@ TEST_CASE("cancelling a 3*10^5-deep chain with its handles dropped ends in linea
   std::uint64_t visits = 0;
   run([](Seen* seen, std::uint64_t* visits) -> Coro<void> {
     auto head = create_task(chain(seen, 0, depth));
-    co_await wait_for_tasks(depth + 2);
+    co_await wait_for_chain(seen, depth);
     const std::uint64_t before = get_running_loop().sweep_visits();
     head.cancel();
     try {
@@ -233,7 +238,7 @@ TEST_CASE("a cancel keeps its counts and outcomes through a gather of chains") {
       try {
         co_await sleep(1h);
       } catch (const CancelledError&) {
-        log->push_back(name + " " + std::to_string(detail::running_task().cancel_requests));
+        log->push_back(name + " " + std::to_string(current_task().cancelling()));
         throw;
       }
     };
@@ -241,7 +246,7 @@ TEST_CASE("a cancel keeps its counts and outcomes through a gather of chains") {
       try {
         co_await inner;
       } catch (const CancelledError&) {
-        log->push_back(name + " " + std::to_string(detail::running_task().cancel_requests));
+        log->push_back(name + " " + std::to_string(current_task().cancelling()));
         throw;
       }
     };

@@ -50,21 +50,20 @@ TEST_CASE("get_running_loop: the loop inside run(), RuntimeError outside") {
   CHECK_THROWS_AS(get_running_loop(), RuntimeError);
 }
 
-TEST_CASE("running_task(): the task inside a step, null in callbacks even right after a step") {
+TEST_CASE("current_task(): the task inside a step, an empty handle in callbacks even right after a step") {
   // asyncio.current_task() is None in a plain callback. A callback queued
   // behind a task that suspends runs in the same pass, just after that step.
   bool checked_in_callback = false, checked_in_done_callback = false;
   run([](bool* in_callback, bool* in_done_callback) -> Coro<void> {
     EventLoop& loop = get_running_loop();
-    CHECK(loop.running_task() != nullptr);
+    const AnyTask me = current_task();
+    CHECK(me.valid());
     auto t = create_task([]() -> Coro<void> { co_await sleep(0); }());
-    loop.call_soon([&loop, in_callback] { *in_callback = loop.running_task() == nullptr; });
-    t.add_done_callback([&loop, in_done_callback](const Task<void>&) {
-      *in_done_callback = loop.running_task() == nullptr;
-    });
+    loop.call_soon([in_callback] { *in_callback = !current_task().valid(); });
+    t.add_done_callback([in_done_callback](const Task<void>&) { *in_done_callback = !current_task().valid(); });
     co_await t;
     co_await sleep(0);
-    CHECK(loop.running_task() != nullptr);
+    CHECK(current_task() == me);
   }(&checked_in_callback, &checked_in_done_callback));
   CHECK(checked_in_callback);
   CHECK(checked_in_done_callback);

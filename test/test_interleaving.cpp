@@ -9,6 +9,7 @@
 #include "test_support.hpp"
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -406,22 +407,29 @@ TEST_CASE("as_completed dropped while its done callbacks are queued") {
 }
 
 TEST_CASE("a done callback still queued when the loop closes is dropped and lets go of its task") {
-  // The loop stops on the pass in which the child ends, with as_completed's
-  // callback for it queued; closing the loop must free the callback and its
-  // reference on the child (LeakSanitizer would see the frame otherwise).
+  // run() stops the loop one pass after main ends: the pass in which the
+  // child ends, with as_completed's callback for it queued behind the stop.
+  // Its owner goes earlier in that pass. Closing the loop must free the
+  // callback and its reference on the child, whose frame (holding `alive`)
+  // must then be gone.
   Log log;
   bool callback_ran = false;
-  {
-    EventLoop loop;
-    Task<int> c = create_task(child(&log));
-    std::vector<Task<int>> tasks{c};
-    auto a = as_completed(tasks);
-    loop.call_soon([&loop] { loop.stop(); });  // after c's step, in the same pass
-    loop.run_until_stopped();
-    loop.call_soon([&callback_ran] { callback_ran = true; });
-  }
+  auto alive = std::make_shared<int>(0);
+  std::optional<AsCompleted<int>> completions;
+  run([](Log* log, std::shared_ptr<int> alive, std::optional<AsCompleted<int>>* completions,
+         bool* callback_ran) -> Coro<void> {
+    Task<int> c = create_task([](Log* log, std::shared_ptr<int>) -> Coro<int> { co_return co_await child(log); }(
+        log, std::move(alive)));
+    completions->emplace(as_completed(std::vector<Task<int>>{c}));
+    get_running_loop().call_soon([completions, callback_ran] {  // after c's step, in the same pass
+      completions->reset();
+      get_running_loop().call_soon([callback_ran] { *callback_ran = true; });  // behind the stop: dropped
+    });
+    co_return;
+  }(&log, alive, &completions, &callback_ran));
   CHECK(log == Log{"child"});
   CHECK_FALSE(callback_ran);
+  CHECK(alive.use_count() == 1);
 }
 
 // ---------------- TaskGroup ----------------

@@ -1,8 +1,7 @@
 // test_random_api.cpp — asyncuv::random's contract beyond the differential
-// runs in test_random.cpp: CPython's error types and messages, SHA-512 against
-// FIPS vectors, big-integer seeds, getstate/setstate, accepted containers,
-// module-level forwarding, and the per-thread module generator.
-#include <asyncuv/detail/sha512.hpp>
+// runs in test_random.cpp: CPython's error types and messages, big-integer
+// seeds, getstate/setstate, accepted containers, module-level forwarding, and
+// the per-thread module generator. (SHA-512 itself: test_detail_sha512.cpp.)
 #include <asyncuv/random.hpp>
 
 #include <doctest/doctest.h>
@@ -14,7 +13,6 @@
 #include <limits>
 #include <span>
 #include <string>
-#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -24,15 +22,6 @@ namespace {
 
 constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
 constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
-
-std::string sha512_hex(std::string_view text) {
-  const auto digest = asyncuv::detail::sha512(
-      std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  for (std::uint8_t b : digest) (out += digits[b >> 4]) += digits[b & 15];
-  return out;
-}
 
 }  // namespace
 
@@ -198,21 +187,6 @@ TEST_CASE("random: the module generator is per thread") {
   CHECK(main_got == want42);  // the other thread's seed(7) and draws did not touch ours
   CHECK(thread_got == want7);
   CHECK(unseeded != want42);  // a new thread does not inherit this thread's seed
-}
-
-TEST_CASE("random: SHA-512 matches the FIPS 180-4 / NIST test vectors") {
-  CHECK(sha512_hex("") ==
-        "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce"
-        "47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e");
-  CHECK(sha512_hex("abc") ==
-        "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
-        "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f");
-  CHECK(sha512_hex("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu") ==
-        "8e959b75dae313da8cf4f72814fc143f8f7779c6eb9f7fa17299aeadb6889018"
-        "501d289e4900f7e4331b99dec4b5433ac7d329eeb6dd26545e96e55b874be909");
-  CHECK(sha512_hex(std::string(1000000, 'a')) ==
-        "e718483d0ce769644e2e42c7bc15b4638e1f98b13b2044285632a803afa973eb"
-        "de0ff244877ea60a4cb0432ce577c31beb009c5c2c49aa2e4eadb217ad8cc09b");
 }
 
 TEST_CASE("random: seeds of every kind") {

@@ -353,7 +353,7 @@ namespace {
 // ------------------------------------------- task names across run() calls
 // The C++ twin of test/task_names_ref.py: the same runs, one line per run.
 
-std::string running_name() { return detail::running_task().name(); }
+std::string running_name() { return current_task().get_name(); }
 
 Coro<void> yield_once() { co_await sleep(0); }
 

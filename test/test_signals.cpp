@@ -358,10 +358,12 @@ TEST_CASE("run() leaves SIGINT alone when it is not at its default disposition, 
   // Here SIGINT is the test framework's: run() must not take it over.
   struct sigaction before{};
   sigaction(SIGINT, nullptr, &before);
-  run([]() -> Coro<void> {
-    CHECK(get_running_loop().signal_handlers().interrupt_count() == 0);
+  run([](void* framework_handler) -> Coro<void> {
+    struct sigaction now{};
+    sigaction(SIGINT, nullptr, &now);
+    CHECK(reinterpret_cast<void*>(now.sa_handler) == framework_handler);  // not taken over while running
     co_return;
-  }());
+  }(reinterpret_cast<void*>(before.sa_handler)));
   struct sigaction after{};
   sigaction(SIGINT, nullptr, &after);
   CHECK(reinterpret_cast<void*>(after.sa_handler) == reinterpret_cast<void*>(before.sa_handler));

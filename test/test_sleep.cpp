@@ -1,6 +1,7 @@
 // sleep(): never early, sub-millisecond delays still wait for a timer, <= 0
 // yields once without a timer, deadline order with FIFO ties, sleep(d, value),
-// cancellation stops the timer, and 100,000 concurrent sleepers.
+// cancellation stops the timer, and 100,000 concurrent sleepers. (The timer
+// heap and the delay conversions themselves: test_detail_timers.cpp.)
 #include <doctest/doctest.h>
 
 #include "test_support.hpp"
@@ -8,8 +9,6 @@
 #include <asyncuv/asyncuv.hpp>
 
 #include <chrono>
-#include <cmath>
-#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -129,29 +128,6 @@ TEST_CASE("timers fire in deadline order, FIFO among equal delays") {
   CHECK(log == Log{"1", "10", "10b", "10c", "20", "30"});
 }
 
-TEST_CASE("TimerHeap: (deadline, seq) order, FIFO on equal deadlines, removal anywhere") {
-  using detail::TimerEntry;
-  detail::TimerHeap heap;
-  std::vector<TimerEntry> e(50);
-  // Deadlines 0..4 repeated: ties broken by seq (insertion order).
-  for (std::size_t i = 0; i < e.size(); ++i) {
-    e[i].deadline_ns = (i * 7) % 5;
-    e[i].seq = i;
-    heap.push(&e[i]);
-  }
-  for (std::size_t i = 3; i < e.size(); i += 4) heap.remove(&e[i]);
-  CHECK_FALSE(e[3].queued());
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> order;
-  while (!heap.empty()) {
-    TimerEntry* t = heap.top();
-    heap.remove(t);
-    order.emplace_back(t->deadline_ns, t->seq);
-  }
-  CHECK(order.size() == e.size() - e.size() / 4);
-  for (std::size_t i = 1; i < order.size(); ++i) CHECK(order[i - 1] < order[i]);
-  for (auto& [d, s] : order) CHECK(s % 4 != 3);
-}
-
 TEST_CASE("sleep(d, value) returns the value") {
   auto r = run([]() -> Coro<std::string> {
     int a = co_await sleep(1ms, 5);
@@ -165,29 +141,6 @@ TEST_CASE("sleep(d, value) returns the value") {
         std::to_string(e);
   }());
   CHECK(r == "5 2.5 zero 9 1");
-}
-
-TEST_CASE("delay conversion rounds up and clamps") {
-  using detail::delay_ns;
-  using detail::latest;
-  CHECK(delay_ns(1ns) == 1);
-  CHECK(delay_ns(0ns) == 0);
-  CHECK(delay_ns(-3s) == 0);
-  CHECK(delay_ns(std::chrono::duration<long long, std::pico>(1)) == 1);
-  CHECK(delay_ns(std::chrono::duration<double>(1e-12)) == 1);
-  CHECK(delay_ns(std::chrono::hours::max()) == latest);
-  CHECK(delay_ns(0.5) == 500'000'000);
-  CHECK(delay_ns(1e-10) == 1);
-  CHECK(delay_ns(0.0) == 0);
-  CHECK(delay_ns(-1.0) == 0);
-  CHECK(delay_ns(1e300) == latest);
-  CHECK(delay_ns(std::numeric_limits<double>::infinity()) == latest);
-  CHECK_THROWS_WITH_AS(delay_ns(std::nan("")), "Invalid time: NaN (not a number)", std::invalid_argument);
-  CHECK(detail::deadline_at(-1) == 0);
-  CHECK(detail::deadline_at(1e300) == latest);
-  CHECK(detail::loop_time(detail::deadline_at(12.345)) >= 12.345);
-  CHECK(detail::deadline_after(-1e300) == 0);
-  CHECK(detail::deadline_after(1e300) == latest);
 }
 
 TEST_CASE("cancelling a sleeping task stops its timer at once") {

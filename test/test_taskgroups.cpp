@@ -365,7 +365,7 @@ TEST_CASE("the body's own error joins the children's (test_taskgroup_19, _contex
       g.create_task(crash_after(2ms));
       co_await nested();
     })) == "EG{MyExc,ZeroDivisionError}");
-    CHECK(detail::running_task().cancel_requests == 0);
+    CHECK(current_task().cancelling() == 0);
     try {
       co_await task_group([&](TaskGroup& g) -> Coro<void> {
         g.create_task([]() -> Coro<void> {
@@ -377,7 +377,7 @@ TEST_CASE("the body's own error joins the children's (test_taskgroup_19, _contex
     } catch (const ExceptionGroup& eg) {
       CHECK(eg.exceptions().size() == 2);
     }
-    CHECK(detail::running_task().cancel_requests == 0);
+    CHECK(current_task().cancelling() == 0);
   }());
 }
 
@@ -501,7 +501,7 @@ TEST_CASE("a timeout around a group: expiry cancels everything and becomes Timeo
       g.create_task(crash_after(1ms));
       co_await sleep(10s);
     }))) == "EG{ZeroDivisionError}");
-    CHECK(detail::running_task().cancel_requests == 0);
+    CHECK(current_task().cancelling() == 0);
   }());
 }
 
