@@ -2,6 +2,7 @@
 // primitives every libuv wrapper builds on (a test of detail headers).
 #include "test_support.hpp"
 
+#include <asyncuv/detail/loop_access.hpp>
 #include <asyncuv/detail/owned_handle.hpp>
 #include <asyncuv/detail/request.hpp>
 
@@ -13,7 +14,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-detail::HandleRegistry& registry() { return get_running_loop().handles(); }
+detail::HandleRegistry& registry() { return detail::handles_of(get_running_loop()); }
 
 // A coroutine that owns a timer handle in its frame and waits for it.
 Coro<int> wait_on_own_timer(std::uint64_t ms, int* fired) {

@@ -155,20 +155,7 @@ void EventLoop::on_check(uv_check_t* h) {
 
 // One pass over what was ready when the pass began; what those callbacks
 // schedule waits for the next pass, as in asyncio's _run_once.
-void EventLoop::run_pass() noexcept {
-  std::uintptr_t link = ready_.take_all();
-  while (link) {
-    detail::ReadyNode* n = detail::ReadyQueue::node(link);
-    const bool is_task = detail::ReadyQueue::is_task(link);
-    link = n->next;  // (push resets it)
-    if (is_task) [[likely]] {
-      detail::step_task(n);
-    } else {
-      if (detail::TraceBuffer* b = detail::trace_buffer) [[unlikely]] detail::trace_callback(*b);
-      static_cast<detail::Callback*>(n)->run();
-    }
-  }
-}
+void EventLoop::run_pass() noexcept { detail::run_nodes(ready_.take_all()); }
 
 // Up to passes_per_poll passes per libuv iteration: a pass that leaves work
 // behind is followed by the due timers and the next pass, as the next

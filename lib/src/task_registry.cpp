@@ -10,8 +10,7 @@
 
 namespace asyncuv::detail {
 
-TaskRegistry& TaskRegistry::of(EventLoop& loop) {
-  if (TaskRegistry* r = find(loop)) [[likely]] return *r;
+TaskRegistry& TaskRegistry::make(EventLoop& loop) {
   auto* r = new TaskRegistry(loop);
   LoopAccess::set_extension(loop, std::unique_ptr<LoopExtension>(r));
   return *r;
@@ -24,11 +23,12 @@ void TaskRegistry::add(TaskCore* t) noexcept {
   ++pending_;
 }
 
-void TaskRegistry::task_finished() noexcept {
-  --pending_;
-  ++finished_;
-  if (draining_ && pending_ == 0) [[unlikely]] LoopAccess::stop_after_queued(loop_);
-  if (sweep_due()) [[unlikely]] LoopAccess::want_after_pass(loop_);
+void TaskRegistry::ask_loop() noexcept {
+  if (draining_ && pending_ == 0) LoopAccess::stop_after_queued(loop_);
+  if (sweep_due()) {
+    sweep_asked_ = true;
+    LoopAccess::want_after_pass(loop_);
+  }
 }
 
 void TaskRegistry::report_soon(TaskCore* t) noexcept {
@@ -41,6 +41,7 @@ void TaskRegistry::report_soon(TaskCore* t) noexcept {
 }
 
 void TaskRegistry::after_pass() noexcept {
+  sweep_asked_ = false;
   if (!to_report_.empty()) report_unretrieved();
   if (sweep_due()) sweep();
 }
@@ -103,7 +104,7 @@ namespace asyncuv {
 
 AnyTask current_task() {
   get_running_loop();  // RuntimeError("no running event loop") outside one
-  return AnyTask(detail::Running::task);
+  return AnyTask(detail::Running::now.task);
 }
 
 std::vector<AnyTask> all_tasks() {

@@ -61,7 +61,7 @@ std::string TaskGroup::repr() const {
 void TaskGroup::enter() {
   if (entered_) throw RuntimeError("TaskGroup " + repr() + " has already been entered");
   get_running_loop();
-  parent_ = detail::Running::task;
+  parent_ = detail::Running::now.task;
   if (!parent_) throw RuntimeError("TaskGroup " + repr() + " cannot determine the parent task");
   entered_ = true;
 }

@@ -463,10 +463,24 @@ void TaskAwaitBase::resumed() {
 
 // ---- the loop's turn of a task ----
 
-void step_task(ReadyNode* task) noexcept { TaskCore::step(static_cast<TaskCore*>(task)); }
+void run_nodes(std::uintptr_t link) noexcept {
+  Running& running = Running::now;
+  while (link) {
+    ReadyNode* n = ReadyQueue::node(link);
+    const bool is_task = ReadyQueue::is_task(link);
+    link = n->next;  // (a push resets it)
+    if (is_task) [[likely]] {
+      TaskCore::step(static_cast<TaskCore*>(n), running);
+    } else {
+      running.task = nullptr;  // a callback runs outside any task
+      if (TraceBuffer* b = trace_buffer) [[unlikely]] trace_callback(*b);
+      static_cast<Callback*>(n)->run();
+    }
+  }
+  running.task = nullptr;
+}
 
-constinit thread_local TaskCore* Running::task = nullptr;
-constinit thread_local std::coroutine_handle<> Running::next_resume = nullptr;
+constinit thread_local Running Running::now{};
 
 // ---- done callbacks ----
 

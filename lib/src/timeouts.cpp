@@ -99,7 +99,7 @@ std::string Timeout::repr() const {
 void Timeout::enter() {
   if (state_ != State::created) throw RuntimeError("Timeout has already been entered");
   EventLoop* loop = EventLoop::current();
-  detail::TaskCore* task = loop ? detail::Running::task : nullptr;
+  detail::TaskCore* task = loop ? detail::Running::now.task : nullptr;
   if (!task) throw RuntimeError("Timeout should be used inside a task");
   state_ = State::entered;
   task_ = task;

@@ -45,11 +45,15 @@ struct CoroAwaitLink {
 // its step, null between steps; and the trampoline slot, where a Coro
 // awaiter leaves the coroutine to resume next instead of resuming it from
 // inside await_suspend, so that a chain of nested awaits never grows the
-// native stack (TaskCore::step resumes it). initial-exec: read on every
+// native stack (TaskCore::step resumes it). The task is left set after a
+// step that suspends: the next step overwrites it, and the walk over the
+// ready queue clears it before a callback and at its end (run_nodes), one
+// store less per step. initial-exec: read on every
 // await; the general-dynamic model that -fPIC would pick costs a call per read.
 struct ASYNCUV_API Running {
-  [[gnu::tls_model("initial-exec")]] static constinit thread_local TaskCore* task;
-  [[gnu::tls_model("initial-exec")]] static constinit thread_local std::coroutine_handle<> next_resume;
+  TaskCore* task = nullptr;
+  std::coroutine_handle<> next_resume;
+  [[gnu::tls_model("initial-exec")]] static constinit thread_local Running now;
 };
 
 // Notified when a task finishes (awaiters, gather, done callbacks).
@@ -198,13 +202,15 @@ struct ASYNCUV_API TaskCore : ReadyNode {
   // The step the ready queue would give this task, taken now by a callback
   // that stands in for its node (a queue waiter re-checks its condition on
   // its own turn, then runs the task right there).
-  void take_turn() noexcept { step(this); }
+  void take_turn() noexcept { step(this, Running::now); }
   void abandon() noexcept;  // loop teardown: drop a task that never finished
 
 
 private:
-  friend void step_task(ReadyNode* task) noexcept;  // the loop's turn of a task
-  static void step(TaskCore* t) noexcept;  // one scheduled step (inline, below)
+  friend void run_nodes(std::uintptr_t first) noexcept;  // the loop's turn of a task
+  // One scheduled step (inline, below). `running` is Running::now, passed in
+  // by the walk so that its thread-local address is computed once per pass.
+  static void step(TaskCore* t, Running& running) noexcept;
   void deliver_pending_cancel(Suspension* s) noexcept;
   void last_references() noexcept;
   void finish() noexcept;
@@ -217,7 +223,7 @@ namespace detail {
 
 // The driver loop (trampoline): resume, then keep resuming whatever the
 // coroutine that just suspended left in next_resume.
-inline void TaskCore::step(TaskCore* t) noexcept {
+inline void TaskCore::step(TaskCore* t, Running& running) noexcept {
   if (TraceBuffer* b = trace_buffer) [[unlikely]] trace_step(*b, t);
   t->scheduled = false;
   std::coroutine_handle<> h;
@@ -225,6 +231,7 @@ inline void TaskCore::step(TaskCore* t) noexcept {
     t->started = true;
     if (t->must_cancel) {  // cancelled before it ran: the body never runs
       t->state = State::cancelled;
+      running.task = nullptr;
       t->finish();
       return;
     }
@@ -233,14 +240,16 @@ inline void TaskCore::step(TaskCore* t) noexcept {
     if (!t->suspended_on) return;
     h = std::exchange(t->suspended_on, nullptr)->resume;
   }
-  Running::task = t;
+  running.task = t;
   do {
-    Running::next_resume = nullptr;
+    running.next_resume = nullptr;
     h.resume();
-    h = Running::next_resume;
+    h = running.next_resume;
   } while (h);
-  Running::task = nullptr;
-  if (std::coroutine_handle<>::from_address(t->frame()).done()) t->finish();
+  if (std::coroutine_handle<>::from_address(t->frame()).done()) {
+    running.task = nullptr;
+    t->finish();
+  }
 }
 
 // Destroys the frame of an awaited coroutine when its await ends. A task
@@ -276,7 +285,7 @@ struct ASYNCUV_API FinalAwaiter {
     // A nested coroutine hands control back to its awaiter through the
     // trampoline; a task root just stops, and the driver notices done().
     auto& p = h.promise();
-    if (!p.is_task) Running::next_resume = p.continuation;
+    if (!p.is_task) Running::now.next_resume = p.continuation;
   }
   void await_resume() const noexcept {}
 };
@@ -415,7 +424,7 @@ public:
           p.parent_links_down = true;
         }
       }
-      detail::Running::next_resume = child;
+      detail::Running::now.next_resume = child;
     }
     T await_resume() { return promise().take(); }
 

@@ -38,8 +38,8 @@ namespace detail {
 
 // The task that is running now (asyncio.current_task()); throws when none.
 inline TaskCore& running_task() {
-  if (!Running::task) [[unlikely]] throw RuntimeError("no running task");
-  return *Running::task;
+  if (!Running::now.task) [[unlikely]] throw RuntimeError("no running task");
+  return *Running::now.task;
 }
 
 // Wakes the awaiting task when the awaited task finishes; cancelling the

@@ -20,7 +20,10 @@ struct TaskCore;
 class ASYNCUV_API TaskRegistry final : public LoopExtension {
 public:
   // The loop's registry, made on first use.
-  static TaskRegistry& of(EventLoop& loop);
+  static TaskRegistry& of(EventLoop& loop) {
+    if (TaskRegistry* r = find(loop)) [[likely]] return *r;
+    return make(loop);
+  }
   // The loop's registry, or null if it never had a task.
   static TaskRegistry* find(EventLoop& loop) noexcept {
     return static_cast<TaskRegistry*>(LoopAccess::extension(loop));
@@ -29,7 +32,11 @@ public:
   // A singly linked list (through TaskCore::next_task), swept in amortised
   // O(1) per task: 8 bytes a task instead of a doubly linked list's 16.
   void add(TaskCore* t) noexcept;
-  void task_finished() noexcept;
+  void task_finished() noexcept {
+    --pending_;
+    ++finished_;
+    if ((draining_ && pending_ == 0) || (sweep_due() && !sweep_asked_)) [[unlikely]] ask_loop();
+  }
   // A finished task that only the loop still holds has an error nobody
   // retrieved: report it after this pass, promptly. Only such tasks are
   // looked at, not the whole registry (which may hold a million tasks).
@@ -52,6 +59,8 @@ public:
 
 private:
   explicit TaskRegistry(EventLoop& loop) noexcept : loop_(loop) {}
+  static TaskRegistry& make(EventLoop& loop);
+  void ask_loop() noexcept;  // for a stop (draining) or a sweep
   void sweep() noexcept;  // drops finished tasks from the list
   void report_unretrieved() noexcept;
   bool sweep_due() const noexcept { return sweep_soon_ || (finished_ >= 256 && finished_ >= pending_); }
@@ -65,6 +74,7 @@ private:
   std::vector<TaskCore*> to_report_;  // see report_soon
   bool sweep_soon_ = false;           // report_soon ran out of memory: sweep instead
   bool draining_ = false;             // cancel_all: stop once no task is pending
+  bool sweep_asked_ = false;          // after_pass() is on its way
 };
 
 }  // namespace asyncuv::detail
