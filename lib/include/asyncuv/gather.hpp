@@ -119,7 +119,7 @@ result_t<Outcomes, T> result_of(const Task<T>& t) {
   }
   if constexpr (std::is_void_v<T>) return R();
   else if constexpr (Take) return R(p->move_out());
-  else if constexpr (std::is_reference_v<T>) return R(p->peek());
+  else if constexpr (std::is_reference_v<T> || std::is_trivially_copyable_v<T>) return R(p->peek());  // a copy is a move
   else return GatherWait::only_handle(*p) ? R(p->move_out()) : R(p->peek());
 }
 
@@ -141,7 +141,7 @@ Coro<std::tuple<result_t<Outcomes, awaited_t<A>>...>> gather_tuple(A... aws) {
       [](const auto&... t) { return std::array<TaskCore*, sizeof...(A)>{detail::TaskAccess::promise(t)...}; }, tasks);
   co_await GatherWait(cores.data(), cores.size(), Outcomes);
   co_return[&]<std::size_t... I>(std::index_sequence<I...>) {
-    constexpr auto take = as_array(Takes{});
+    [[maybe_unused]] constexpr auto take = as_array(Takes{});  // unused for gather()
     return std::tuple<result_t<Outcomes, awaited_t<A>>...>{result_of<Outcomes, take[I]>(std::get<I>(tasks))...};
   }(std::index_sequence_for<A...>{});
 }
