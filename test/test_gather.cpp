@@ -142,6 +142,51 @@ TEST_CASE("a moved-in vector of tasks, one of them twice: gather lets go of each
   CHECK(r == 13);
 }
 
+// Counts its copies (moves are free): what gather hands over without copying.
+struct Counted {
+  explicit Counted(int v) : v(v) {}
+  Counted(const Counted& o) : v(o.v) { ++copies; }
+  Counted(Counted&& o) noexcept = default;
+  Counted& operator=(const Counted&) = delete;
+  int v;
+  static inline int copies = 0;
+};
+
+Coro<Counted> counted_after(int v, std::chrono::milliseconds d) {
+  co_await sleep(d);
+  co_return Counted(v);
+}
+
+TEST_CASE("a copyable result is moved out of a task whose last handle is gather's, copied from one held elsewhere") {
+  run([]() -> Coro<void> {
+    Counted::copies = 0;
+    auto [a, b] = co_await gather(counted_after(1, 1ms), create_task(counted_after(2, 0ms)));
+    std::vector<Coro<Counted>> coros;
+    coros.push_back(counted_after(3, 0ms));
+    std::vector<Counted> c = co_await gather(std::move(coros));
+    std::vector<Task<Counted>> tasks;
+    tasks.push_back(create_task(counted_after(4, 0ms)));
+    std::vector<Counted> d = co_await gather(std::move(tasks));
+    auto [e] = co_await gather(return_exceptions, create_task(counted_after(5, 0ms)));
+    Task<Counted> early = create_task(counted_after(6, 0ms));
+    for (int i = 0; i < 5; ++i) co_await sleep(0ms);  // long done: the loop may have let go of it
+    auto [f] = co_await gather(std::move(early));
+    CHECK(a.v + b.v + c.at(0).v + d.at(0).v + e.value().v + f.v == 21);
+    CHECK(Counted::copies == 0);
+
+    // Someone else may still read these results: they stay in the task.
+    Task<Counted> kept = create_task(counted_after(7, 0ms));
+    auto [g] = co_await gather(kept);
+    std::vector<Task<Counted>> handles{kept};
+    std::vector<Counted> h = co_await gather(handles);
+    std::vector<Counted> i = co_await gather(std::move(handles));
+    auto [j] = co_await gather(return_exceptions, kept);
+    CHECK(g.v + h.at(0).v + i.at(0).v + j.value().v == 28);
+    CHECK(kept.result().v == 7);
+    CHECK(Counted::copies == 4);
+  }());
+}
+
 TEST_CASE("gather is a lazy Coro; create_task(gather(...)) starts the children now") {
   Log log;
   run([](Log* log) -> Coro<void> {

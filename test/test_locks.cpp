@@ -159,7 +159,7 @@ TEST_CASE("Lock: a cancelled acquire leaves no waiter (test_acquire_cancel)") {
     Lock lock;
     CHECK(co_await lock.acquire());
     auto task = create_task(acquire_of(lock));
-    asyncuv::detail::call_soon([task]() mutable { task.cancel(); });
+    asyncuv::get_running_loop().call_soon([task]() mutable { task.cancel(); });
     CHECK(co_await ends_cancelled(task));
     CHECK(lock.waiters() == 0);
     CHECK(lock.locked());  // still ours
@@ -216,7 +216,7 @@ TEST_CASE("Lock: a waiter cancelled right before the release takes nothing (test
     auto t2 = create_task(lockit());
     auto t3 = create_task(lockit());
     co_await sleep(0);
-    asyncuv::detail::call_soon([&] {
+    asyncuv::get_running_loop().call_soon([&] {
       t1.cancel();
       lock.release();
     });
@@ -447,7 +447,7 @@ TEST_CASE("Event: a cancelled wait leaves no waiter (test_wait_cancel)") {
   asyncuv::run([]() -> Coro<void> {
     Event ev;
     auto wait = create_task(wait_of(ev));
-    asyncuv::detail::call_soon([wait]() mutable { wait.cancel(); });
+    asyncuv::get_running_loop().call_soon([wait]() mutable { wait.cancel(); });
     CHECK(co_await ends_cancelled(wait));
     CHECK(ev.waiters() == 0);
   }());
@@ -551,7 +551,7 @@ TEST_CASE("Condition: a cancelled wait re-acquires the lock first (test_wait_can
     Condition cond;
     co_await cond.acquire();
     auto wait = create_task(wait_of(cond));
-    asyncuv::detail::call_soon([wait]() mutable { wait.cancel(); });
+    asyncuv::get_running_loop().call_soon([wait]() mutable { wait.cancel(); });
     CHECK(co_await ends_cancelled(wait));
     CHECK(cond.waiters() == 0);
     CHECK(cond.locked());
@@ -570,8 +570,8 @@ TEST_CASE("Condition: cancelled while the lock is contested, the wait still ends
     co_await cond.acquire();
     CHECK(cond.locked());
     cond.notify();
-    asyncuv::detail::call_soon([wait_task]() mutable { wait_task.cancel(); });
-    asyncuv::detail::call_soon([&cond] { cond.release(); });
+    asyncuv::get_running_loop().call_soon([wait_task]() mutable { wait_task.cancel(); });
+    asyncuv::get_running_loop().call_soon([&cond] { cond.release(); });
     try {
       co_await wait_task;
     } catch (const CancelledError&) {
@@ -880,7 +880,7 @@ TEST_CASE("Semaphore: a cancelled acquire (test_acquire_cancel)") {
     Semaphore sem;
     co_await sem.acquire();
     auto acquire = create_task(acquire_of(sem));
-    asyncuv::detail::call_soon([acquire]() mutable { acquire.cancel(); });
+    asyncuv::get_running_loop().call_soon([acquire]() mutable { acquire.cancel(); });
     CHECK(co_await ends_cancelled(acquire));
     CHECK(sem.waiters() == 0);
     CHECK(sem.value() == 0);

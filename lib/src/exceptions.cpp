@@ -122,4 +122,15 @@ ExceptionGroup::ExceptionGroup(std::string message, std::vector<std::exception_p
   what_ = message_ + " (" + std::to_string(n) + (n == 1 ? " sub-exception)" : " sub-exceptions)");
 }
 
+bool detail::is_cancelled_error(const std::exception_ptr& e) noexcept {
+  if (!e) return false;
+  try {
+    std::rethrow_exception(e);
+  } catch (const CancelledError&) {
+    return true;
+  } catch (...) {
+  }
+  return false;
+}
+
 }  // namespace asyncuv

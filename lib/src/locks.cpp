@@ -57,6 +57,22 @@ namespace {
 }
 
 }  // namespace
+
+template <class P>
+void AcquireAwaiter<P>::resumed() {
+  if (linked()) WaitList::unlink(this);
+  const bool cancelled = task->cancel_pending();
+  if (orphaned) {
+    task->throw_if_cancelled();
+    throw_orphaned(P::type_name);
+  }
+  p_->end_wait(*this, cancelled);
+  task->throw_if_cancelled();
+}
+
+template class AcquireAwaiter<Lock>;
+template class AcquireAwaiter<Semaphore>;
+
 }  // namespace detail
 
 // ---- Event ----
@@ -84,15 +100,9 @@ void Lock::wake_up_first() noexcept {
   if (first && !first->woken) detail::wake(first);
 }
 
-void Lock::AcquireAwaiter::resumed() {
-  if (linked()) detail::WaitList::unlink(this);
-  if (task->cancel_pending()) {
-    // Cancelled, possibly after the lock was handed to us: never keep it.
-    if (!orphaned && !l_->locked_) l_->wake_up_first();
-    task->throw_if_cancelled();
-  }
-  if (orphaned) detail::throw_orphaned("Lock");
-  l_->locked_ = true;
+void Lock::end_wait(const detail::WaitNode&, bool cancelled) noexcept {
+  if (!cancelled) locked_ = true;
+  else if (!locked_) wake_up_first();  // possibly handed to us: pass it on
 }
 
 // ---- Semaphore ----
@@ -125,17 +135,14 @@ void Semaphore::wake_up_next() noexcept {
   }
 }
 
-void Semaphore::AcquireAwaiter::resumed() {
-  if (linked()) detail::WaitList::unlink(this);
-  if (task->cancel_pending()) {
-    if (woken && !orphaned) {  // the unit reserved for us goes to the next
-      ++s_->value_;
-      s_->wake_up_next();
-    }
-    task->throw_if_cancelled();
+void Semaphore::end_wait(const detail::WaitNode& n, bool cancelled) noexcept {
+  if (cancelled) {
+    if (!n.woken) return;
+    ++value_;  // the unit reserved for us goes to the next
+    wake_up_next();
+  } else if (value_ > 0) {
+    wake_up_next();
   }
-  if (orphaned) detail::throw_orphaned("Semaphore");
-  if (s_->value_ > 0) s_->wake_up_next();
 }
 
 // ---- Condition ----

@@ -484,25 +484,6 @@ constinit thread_local Running Running::now{};
 
 // ---- done callbacks ----
 
-CallbackNode::CallbackNode(std::function<void()> f) : Callback(&CallbackNode::run_and_delete), fn(std::move(f)) {}
-
-void CallbackNode::run_and_delete(Callback* n, Fate fate) noexcept {
-  auto* self = static_cast<CallbackNode*>(n);
-  if (fate == Fate::drop) return delete self;
-  try {
-    self->fn();
-  } catch (...) {
-    report("Exception in callback", std::current_exception(), nullptr);
-  }
-  delete self;
-}
-
-void call_soon(std::function<void()> fn) {
-  EventLoop* loop = EventLoop::current();
-  if (!loop) throw RuntimeError("no running event loop");
-  schedule(*loop, new CallbackNode(std::move(fn)));
-}
-
 DoneCallbackListener::DoneCallbackListener(std::function<void(TaskCore&)> f) : fn(std::move(f)) {
   on_done = &DoneCallbackListener::fire;
 }

@@ -8,17 +8,6 @@ namespace asyncuv {
 
 namespace detail {
 
-bool is_cancelled_error(const std::exception_ptr& e) noexcept {
-  if (!e) return false;
-  try {
-    std::rethrow_exception(e);
-  } catch (const CancelledError&) {
-    return true;
-  } catch (...) {
-  }
-  return false;
-}
-
 Coro<void> cancel_and_wait(TaskCore* t) {
   t->cancel();
   TaskCore* const one[1] = {t};

@@ -205,6 +205,9 @@ namespace detail {
 // it propagates.
 const std::exception_ptr& cancelled_error() noexcept;
 [[noreturn]] void throw_cancelled();
+// Whether e is a CancelledError (of any kind): what a scope's exit asks of
+// the error its body raised (Timeout, TaskGroup).
+ASYNCUV_API bool is_cancelled_error(const std::exception_ptr& e) noexcept;
 // Likewise one std::bad_alloc per thread, which a task that fails for lack
 // of memory keeps instead of its own (see TaskCore::capture_exception).
 const std::exception_ptr& out_of_memory_error() noexcept;

@@ -22,6 +22,7 @@
 #include <variant>
 #include <vector>
 
+#include "detail/awaitable.hpp"
 #include "outcome.hpp"
 #include "tasks.hpp"
 
@@ -34,39 +35,28 @@ inline constexpr return_exceptions_t return_exceptions{};
 
 namespace detail {
 
-template <class A>
-struct awaitable_traits;
-template <class T>
-struct awaitable_traits<Coro<T>> {
-  using type = T;
-};
-template <class T>
-struct awaitable_traits<Task<T>> {
-  using type = T;
-};
-template <class A>
-using awaited_t = typename awaitable_traits<std::remove_cvref_t<A>>::type;
-
-template <class A>
-concept CoroOrTask = requires { typename awaitable_traits<std::remove_cvref_t<A>>::type; };
-
-// Python's list of None for void children.
-template <class T>
-using gathered_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 // A vector cannot hold references: gather over a range of T& children gives
 // std::reference_wrapper<T>s.
 template <class T>
 using element_t = std::conditional_t<std::is_reference_v<T>, std::reference_wrapper<std::remove_reference_t<T>>,
                                      gathered_t<T>>;
 
+// What gather yields per child, in a tuple (Result) or a vector (Element):
+// the value, or with return_exceptions (Outcomes) an Outcome<T>.
+template <bool Outcomes, class T>
+using result_t = std::conditional_t<Outcomes, Outcome<T>, gathered_t<T>>;
+template <bool Outcomes, class T>
+using slot_t = std::conditional_t<Outcomes, Outcome<T>, element_t<T>>;
+
 // Whether gather may leave a child's result in place for others and copy it.
 template <class T>
 inline constexpr bool copyable_result_v = std::is_void_v<T> || std::is_reference_v<T> || std::is_copy_constructible_v<T>;
 
-// Whether gather takes a child's value out of it (Take) or copies it. It
-// takes it from a child it created from a Coro (no one else can see that
-// task) and, for a move-only T, from a Task passed as an rvalue; a copyable
-// value of a Task someone else holds is copied.
+// Whether gather always takes a child's value out of it (Take). It does
+// from a child it created from a Coro (no one else can see that task) and,
+// for a move-only T, from a Task passed as an rvalue. Otherwise it takes the
+// value when its handle turned out to be the task's last one, and copies it
+// when someone else may still read it.
 template <class A>
 inline constexpr bool hands_over_v =
     std::is_same_v<std::remove_cvref_t<A>, Coro<awaited_t<A>>> ||
@@ -86,6 +76,11 @@ public:
   bool await_ready() const noexcept { return n_ == 0; }  // as asyncio: only gather() is done at once
   void await_suspend(std::coroutine_handle<> h);
   void await_resume();
+
+  // Whether the caller holds the only handle on the finished task t (the
+  // loop's own reference, kept until its next sweep, aside): then no one
+  // else can read the result, and gather may move it out.
+  static bool only_handle(const TaskCore& t) noexcept;
 
 private:
   template <class TaskT>
@@ -111,103 +106,70 @@ private:
   DeferredWake wake_;  // asyncio's intermediate future, see tasks.hpp
 };
 
-template <bool Take, class T>
-gathered_t<T> value_of(const Task<T>& t) {
+// One child's result, the task being done (and, unless Outcomes, a success).
+template <bool Outcomes, bool Take, class T>
+result_t<Outcomes, T> result_of(const Task<T>& t) {
   static_assert(Take || copyable_result_v<T>,
                 "gather copies the result of a Task it was given as an lvalue, and this T cannot be "
                 "copied: pass the task (or the vector of tasks) with std::move to hand its result over");
-  if constexpr (std::is_void_v<T>) return {};
-  else if constexpr (Take) return detail::TaskAccess::promise(t)->move_out();
-  else return detail::TaskAccess::promise(t)->peek();
-}
-
-template <bool Take, class T>
-Outcome<T> outcome_of(const Task<T>& t) {
-  static_assert(Take || copyable_result_v<T>,
-                "gather copies the result of a Task it was given as an lvalue, and this T cannot be "
-                "copied: pass the task (or the vector of tasks) with std::move to hand its result over");
+  using R = result_t<Outcomes, T>;
   auto* p = detail::TaskAccess::promise(t);
-  if (auto e = p->outcome_error()) return Outcome<T>(e);
-  if constexpr (std::is_void_v<T>) return Outcome<void>();
-  else if constexpr (Take) return Outcome<T>(p->move_out());
-  else return Outcome<T>(p->peek());
-}
-
-// Takes: a std::integer_sequence<bool, ...> of value_of's Take per child.
-template <class Takes, class... T>
-Coro<std::tuple<gathered_t<T>...>> gather_tasks(Task<T>... tasks) {
-  const std::array<TaskCore*, sizeof...(T)> cores{detail::TaskAccess::promise(tasks)...};
-  co_await GatherWait(cores.data(), cores.size(), false);
-  co_return[&]<bool... Take>(std::integer_sequence<bool, Take...>) {
-    return std::tuple<gathered_t<T>...>{value_of<Take>(tasks)...};
-  }(Takes{});
-}
-
-template <class Takes, class... T>
-Coro<std::tuple<Outcome<T>...>> gather_outcomes(Task<T>... tasks) {
-  const std::array<TaskCore*, sizeof...(T)> cores{detail::TaskAccess::promise(tasks)...};
-  co_await GatherWait(cores.data(), cores.size(), true);
-  co_return[&]<bool... Take>(std::integer_sequence<bool, Take...>) {
-    return std::tuple<Outcome<T>...>{outcome_of<Take>(tasks)...};
-  }(Takes{});
-}
-
-template <bool Take, class T>
-Coro<std::vector<element_t<T>>> gather_range(std::vector<Task<T>> tasks) {
-  co_await GatherWait(tasks.data(), tasks.size(), false);
-  std::vector<element_t<T>> out;
-  out.reserve(tasks.size());
-  for (auto& t : tasks) {
-    out.push_back(value_of<Take>(t));
-    t = Task<T>();  // let go of the frame while it is in cache
+  if constexpr (Outcomes) {
+    if (auto e = p->outcome_error()) return R(e);
   }
-  co_return out;
+  if constexpr (std::is_void_v<T>) return R();
+  else if constexpr (Take) return R(p->move_out());
+  else if constexpr (std::is_reference_v<T> || std::is_trivially_copyable_v<T>) return R(p->peek());  // a copy is a move
+  else return GatherWait::only_handle(*p) ? R(p->move_out()) : R(p->peek());
 }
 
-template <bool Take, class T>
-Coro<std::vector<Outcome<T>>> gather_range_outcomes(std::vector<Task<T>> tasks) {
-  co_await GatherWait(tasks.data(), tasks.size(), true);
-  std::vector<Outcome<T>> out;
-  out.reserve(tasks.size());
-  for (auto& t : tasks) {
-    out.push_back(outcome_of<Take>(t));
-    t = Task<T>();
-  }
-  co_return out;
+template <bool... B>
+constexpr std::array<bool, sizeof...(B)> as_array(std::integer_sequence<bool, B...>) {
+  return {B...};
 }
 
-// Children become tasks only when the gather starts, as asyncio's gather
-// wraps its coroutines when it is called (and our gather is called lazily).
-// No one else sees these tasks: their values are moved out, not copied.
-template <class T>
-Coro<std::vector<element_t<T>>> gather_coros(std::vector<Coro<T>> coros) {
-  std::vector<Task<T>> tasks;
-  tasks.reserve(coros.size());
-  for (auto& c : coros) tasks.push_back(create_task(std::move(c)));
-  co_return co_await gather_range<true>(std::move(tasks));
+// gather(a(), b()): Takes is a std::integer_sequence<bool, ...> of
+// result_of's Take per child. A braced list evaluates left to right (a
+// call's arguments in no set order; g++ often goes right to left): the
+// children start in argument order, as asyncio's. Coros become tasks only
+// when the gather starts, as asyncio's gather wraps its coroutines when it is
+// called (and our gather is called lazily).
+template <bool Outcomes, class Takes, class... A>
+Coro<std::tuple<result_t<Outcomes, awaited_t<A>>...>> gather_tuple(A... aws) {
+  std::tuple<Task<awaited_t<A>>...> tasks{ensure_task(std::move(aws))...};
+  const auto cores = std::apply(
+      [](const auto&... t) { return std::array<TaskCore*, sizeof...(A)>{detail::TaskAccess::promise(t)...}; }, tasks);
+  co_await GatherWait(cores.data(), cores.size(), Outcomes);
+  co_return[&]<std::size_t... I>(std::index_sequence<I...>) {
+    [[maybe_unused]] constexpr auto take = as_array(Takes{});  // unused for gather()
+    return std::tuple<result_t<Outcomes, awaited_t<A>>...>{result_of<Outcomes, take[I]>(std::get<I>(tasks))...};
+  }(std::index_sequence_for<A...>{});
 }
 
 template <class T>
-Coro<std::vector<Outcome<T>>> gather_coros_outcomes(std::vector<Coro<T>> coros) {
+std::vector<Task<T>> as_tasks(std::vector<Task<T>>&& tasks) {
+  return std::move(tasks);
+}
+template <class T>
+std::vector<Task<T>> as_tasks(std::vector<Coro<T>>&& coros) {
   std::vector<Task<T>> tasks;
   tasks.reserve(coros.size());
   for (auto& c : coros) tasks.push_back(create_task(std::move(c)));
-  co_return co_await gather_range_outcomes<true>(std::move(tasks));
+  return tasks;
 }
 
-// A braced list evaluates left to right (a call's arguments in no set order;
-// g++ often goes right to left): the children start in argument order, as
-// asyncio's.
-template <class Takes, class... A>
-Coro<std::tuple<gathered_t<awaited_t<A>>...>> gather_mixed(A... aws) {
-  std::tuple<Task<awaited_t<A>>...> tasks{ensure_task(std::move(aws))...};
-  co_return co_await std::apply([](auto&... t) { return gather_tasks<Takes>(t...); }, tasks);
-}
-
-template <class Takes, class... A>
-Coro<std::tuple<Outcome<awaited_t<A>>...>> gather_mixed_outcomes(A... aws) {
-  std::tuple<Task<awaited_t<A>>...> tasks{ensure_task(std::move(aws))...};
-  co_return co_await std::apply([](auto&... t) { return gather_outcomes<Takes>(t...); }, tasks);
+// gather(std::move(children)): a vector of Coros or of Tasks.
+template <bool Outcomes, bool Take, class C>
+Coro<std::vector<slot_t<Outcomes, awaited_t<C>>>> gather_range(std::vector<C> children) {
+  std::vector<Task<awaited_t<C>>> tasks = as_tasks(std::move(children));
+  co_await GatherWait(tasks.data(), tasks.size(), Outcomes);
+  std::vector<slot_t<Outcomes, awaited_t<C>>> out;
+  out.reserve(tasks.size());
+  for (auto& t : tasks) {
+    out.push_back(result_of<Outcomes, Take>(t));
+    t = Task<awaited_t<C>>();  // let go of the frame while it is in cache
+  }
+  co_return out;
 }
 
 template <class R>
@@ -224,53 +186,49 @@ auto copy_tasks(const R& range) {
   return tasks;
 }
 
+// Every form of gather, as its arguments come.
+template <bool Outcomes, class... A>
+  requires(CoroOrTask<A> && ...)
+auto gather_of(A&&... aws) {
+  using Takes = std::integer_sequence<bool, hands_over_v<A>...>;
+  return gather_tuple<Outcomes, Takes>(std::remove_cvref_t<A>(std::forward<A>(aws))...);
+}
+template <bool Outcomes, class T>
+auto gather_of(std::vector<Coro<T>>&& coros) {
+  return gather_range<Outcomes, true>(std::move(coros));
+}
+template <bool Outcomes, class T>
+auto gather_of(std::vector<Task<T>>&& tasks) {
+  return gather_range<Outcomes, !copyable_result_v<T>>(std::move(tasks));
+}
+template <bool Outcomes, TaskRange R>
+auto gather_of(const R& tasks) {
+  return gather_range<Outcomes, false>(copy_tasks(tasks));
+}
+
+template <bool Outcomes, class... A>
+concept Gatherable = requires(A&&... a) { gather_of<Outcomes>(std::forward<A>(a)...); };
+
 }  // namespace detail
 
-// auto [x, y] = co_await gather(a(), b());   (Coros and Tasks, mixed)
-template <class... A>
-  requires(detail::CoroOrTask<A> && ...)
-auto gather(A&&... aws) {
-  using Takes = std::integer_sequence<bool, detail::hands_over_v<A>...>;
-  return detail::gather_mixed<Takes>(std::remove_cvref_t<A>(std::forward<A>(aws))...);
-}
-
-// auto [x, y] = co_await gather(return_exceptions, a(), b());  (Outcomes)
-template <class... A>
-  requires(detail::CoroOrTask<A> && ...)
-auto gather(return_exceptions_t, A&&... aws) {
-  using Takes = std::integer_sequence<bool, detail::hands_over_v<A>...>;
-  return detail::gather_mixed_outcomes<Takes>(std::remove_cvref_t<A>(std::forward<A>(aws))...);
-}
-
+// auto [x, y] = co_await gather(a(), b());        Coros and Tasks, mixed: a std::tuple
 // std::vector<T> v = co_await gather(std::move(coros));
-template <class T>
-Coro<std::vector<detail::element_t<T>>> gather(std::vector<Coro<T>>&& coros) {
-  return detail::gather_coros(std::move(coros));
-}
-template <class T>
-Coro<std::vector<Outcome<T>>> gather(return_exceptions_t, std::vector<Coro<T>>&& coros) {
-  return detail::gather_coros_outcomes(std::move(coros));
-}
-
-// std::vector<T> v = co_await gather(std::move(tasks));  (no copy)
-// A move-only result is moved out of each task (see Task's co_await).
-template <class T>
-Coro<std::vector<detail::element_t<T>>> gather(std::vector<Task<T>>&& tasks) {
-  return detail::gather_range<!detail::copyable_result_v<T>>(std::move(tasks));
-}
-template <class T>
-Coro<std::vector<Outcome<T>>> gather(return_exceptions_t, std::vector<Task<T>>&& tasks) {
-  return detail::gather_range_outcomes<!detail::copyable_result_v<T>>(std::move(tasks));
+// std::vector<T> v = co_await gather(std::move(tasks));   (handed over, not copied)
+// std::vector<T> v = co_await gather(tasks);       any range of Task<T> (copied handles)
+// A move-only result is moved out of each task (see Task's co_await); a
+// copyable one is moved out of a task whose last handle was gather's.
+template <class... A>
+  requires detail::Gatherable<false, A...>
+auto gather(A&&... aws) {
+  return detail::gather_of<false>(std::forward<A>(aws)...);
 }
 
-// std::vector<T> v = co_await gather(tasks);  (any range of Task<T>, copied)
-template <detail::TaskRange R>
-auto gather(const R& tasks) {
-  return detail::gather_range<false>(detail::copy_tasks(tasks));
-}
-template <detail::TaskRange R>
-auto gather(return_exceptions_t, const R& tasks) {
-  return detail::gather_range_outcomes<false>(detail::copy_tasks(tasks));
+// auto [x, y] = co_await gather(return_exceptions, a(), b());   the same
+// forms, each result an Outcome<T>.
+template <class... A>
+  requires detail::Gatherable<true, A...>
+auto gather(return_exceptions_t, A&&... aws) {
+  return detail::gather_of<true>(std::forward<A>(aws)...);
 }
 
 }  // namespace asyncuv

@@ -35,6 +35,10 @@
 #include "tasks.hpp"
 
 namespace asyncuv {
+
+template <class M>
+class Guard;
+
 namespace detail {
 
 // A waiting task: where it resumes (Suspension) and its place in the queue.
@@ -67,6 +71,42 @@ ASYNCUV_API bool leave_queue(Suspension* s) noexcept;
 // A cancel hook for waiters that stay queued once woken (Lock, Semaphore):
 // only a waiter that was not handed anything leaves the queue at once.
 ASYNCUV_API bool leave_unless_woken(Suspension* s) noexcept;
+
+// co_await lock.acquire() / sem.acquire(): takes the primitive P (Lock or
+// Semaphore) at once when it is free and nobody queues, else waits in its
+// queue. Returns true, holding it.
+template <class P>
+class [[nodiscard]] AcquireAwaiter : protected WaitNode {
+public:
+  explicit AcquireAwaiter(P& p) noexcept : p_(&p) {}
+  AcquireAwaiter(AcquireAwaiter&&) = delete;  // queued by address
+  ~AcquireAwaiter() {
+    if (linked()) WaitList::unlink(this);
+  }
+  bool await_ready() noexcept { return p_->try_take(); }
+  void await_suspend(std::coroutine_handle<> h) { wait_in(p_->waiters_, this, h, &leave_unless_woken, P::wait_label); }
+  bool await_resume() {
+    if (suspended()) resumed();
+    return true;
+  }
+
+protected:
+  P* p_;
+
+private:
+  void resumed();  // locks.cpp: the end of a real wait
+};
+
+// auto guard = co_await p.scoped(): the same, with a Guard<G> that releases.
+template <class P, class G = P>
+class [[nodiscard]] ScopedAcquireAwaiter : public AcquireAwaiter<P> {
+public:
+  using AcquireAwaiter<P>::AcquireAwaiter;
+  Guard<G> await_resume() {
+    AcquireAwaiter<P>::await_resume();
+    return Guard<G>(static_cast<G&>(*this->p_));
+  }
+};
 
 }  // namespace detail
 
@@ -161,36 +201,8 @@ public:
   // Throws RuntimeError("Lock is not acquired.") when unlocked.
   void release();
 
-  class [[nodiscard]] AcquireAwaiter : protected detail::WaitNode {
-  public:
-    explicit AcquireAwaiter(Lock& l) noexcept : l_(&l) {}
-    AcquireAwaiter(AcquireAwaiter&&) = delete;  // queued by address
-    ~AcquireAwaiter() {
-      if (linked()) detail::WaitList::unlink(this);
-    }
-    bool await_ready() noexcept { return l_->try_take(); }
-    void await_suspend(std::coroutine_handle<> h) {
-      detail::wait_in(l_->waiters_, this, h, &detail::leave_unless_woken, "lock");
-    }
-    bool await_resume() {
-      if (suspended()) resumed();
-      return true;
-    }
-
-  protected:
-    Lock* l_;
-
-  private:
-    void resumed();
-  };
-  class [[nodiscard]] ScopedAwaiter : public AcquireAwaiter {
-  public:
-    using AcquireAwaiter::AcquireAwaiter;
-    Guard<Lock> await_resume() {
-      AcquireAwaiter::await_resume();
-      return Guard<Lock>(*l_);
-    }
-  };
+  using AcquireAwaiter = detail::AcquireAwaiter<Lock>;
+  using ScopedAwaiter = detail::ScopedAcquireAwaiter<Lock>;
 
   // co_await lock.acquire(): returns true, holding the lock. Does not suspend
   // when the lock is free and nobody waits (as asyncio).
@@ -200,6 +212,12 @@ public:
   std::size_t waiters() const noexcept { return waiters_.size(); }
 
 private:
+  friend AcquireAwaiter;
+  static constexpr const char* wait_label = "lock";  // a trace's label
+  static constexpr const char* type_name = "Lock";
+  // After a wait: takes what the waiter was handed or, cancelled, hands on
+  // what it may have been given, never keeping it.
+  void end_wait(const detail::WaitNode& n, bool cancelled) noexcept;
   bool try_take() noexcept {
     if (locked_ || !waiters_.empty()) return false;
     locked_ = true;
@@ -228,37 +246,9 @@ public:
   // ("BoundedSemaphore released too many times").
   void release();
 
-  class [[nodiscard]] AcquireAwaiter : protected detail::WaitNode {
-  public:
-    explicit AcquireAwaiter(Semaphore& s) noexcept : s_(&s) {}
-    AcquireAwaiter(AcquireAwaiter&&) = delete;  // queued by address
-    ~AcquireAwaiter() {
-      if (linked()) detail::WaitList::unlink(this);
-    }
-    bool await_ready() noexcept { return s_->try_take(); }
-    void await_suspend(std::coroutine_handle<> h) {
-      detail::wait_in(s_->waiters_, this, h, &detail::leave_unless_woken, "semaphore");
-    }
-    bool await_resume() {
-      if (suspended()) resumed();
-      return true;
-    }
-
-  protected:
-    Semaphore* s_;
-
-  private:
-    void resumed();
-  };
+  using AcquireAwaiter = detail::AcquireAwaiter<Semaphore>;
   template <class S>
-  class [[nodiscard]] ScopedAwaiter : public AcquireAwaiter {
-  public:
-    using AcquireAwaiter::AcquireAwaiter;
-    Guard<S> await_resume() {
-      AcquireAwaiter::await_resume();
-      return Guard<S>(static_cast<S&>(*s_));
-    }
-  };
+  using ScopedAwaiter = detail::ScopedAcquireAwaiter<Semaphore, S>;
 
   AcquireAwaiter acquire() noexcept { return AcquireAwaiter(*this); }
   ScopedAwaiter<Semaphore> scoped() noexcept { return ScopedAwaiter<Semaphore>(*this); }
@@ -268,6 +258,12 @@ protected:
   Semaphore(std::int64_t value, std::int64_t bound);
 
 private:
+  friend AcquireAwaiter;
+  static constexpr const char* wait_label = "semaphore";  // a trace's label
+  static constexpr const char* type_name = "Semaphore";
+  // After a wait: takes what the waiter was handed or, cancelled, hands on
+  // what it may have been given, never keeping it.
+  void end_wait(const detail::WaitNode& n, bool cancelled) noexcept;
   bool try_take() noexcept {
     if (locked()) return false;
     --value_;

@@ -35,14 +35,13 @@
 
 #include <cstddef>
 #include <exception>
-#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "detail/scope.hpp"
 #include "tasks.hpp"
-#include "timeouts.hpp"
 
 namespace asyncuv {
 

@@ -98,16 +98,6 @@ struct ASYNCUV_API DeferredWake : Callback {
   bool cancelled = false;
 };
 
-// Runs a user's done callback through the loop (call_soon), never inline.
-struct ASYNCUV_API CallbackNode : Callback {
-  std::function<void()> fn;
-  explicit CallbackNode(std::function<void()> f);
-  static void run_and_delete(Callback* n, Fate fate) noexcept;
-};
-
-// Schedules `fn` on the running loop (asyncio's loop.call_soon).
-ASYNCUV_API void call_soon(std::function<void()> fn);
-
 // A task's done callbacks run through the loop in asyncio: the pass after
 // the task ends (or, added to a task already done, the next pass). Where
 // bookkeeping happens in such a callback (as_completed's _on_completion,
@@ -202,7 +192,7 @@ public:
   void add_done_callback(F f) {
     auto& c = core();
     auto schedule = [f = std::move(f)](promise_type* p) mutable {
-      detail::call_soon([f, t = Task(p)]() mutable { f(static_cast<const Task&>(t)); });
+      get_running_loop().call_soon([f, t = Task(p)]() mutable { f(static_cast<const Task&>(t)); });
     };
     if (c.done()) {
       schedule(p_);

@@ -51,53 +51,12 @@
 #include <type_traits>
 #include <utility>
 
-#include "gather.hpp"
+#include "detail/awaitable.hpp"
+#include "detail/scope.hpp"
 #include "tasks.hpp"
 #include "wait.hpp"
 
 namespace asyncuv {
-
-namespace detail {
-
-// A scope's body: a Coro<T>, or a callable that takes the scope and returns one.
-template <class Body, class Scope>
-decltype(auto) make_body(Body& body, Scope& scope) {
-  if constexpr (std::is_invocable_v<Body&, Scope&>) return body(scope);
-  else return std::move(body);
-}
-template <class Body, class Scope>
-using scope_result_t = awaited_t<decltype(make_body(std::declval<Body&>(), std::declval<Scope&>()))>;
-template <class Body, class Scope>
-concept ScopeBody = requires(Body& b, Scope& s) { typename scope_result_t<Body, Scope>; };
-
-ASYNCUV_API bool is_cancelled_error(const std::exception_ptr& e) noexcept;
-
-// The shape every `async with` takes here: enter(), the body, then
-// exit(error) with whatever the body threw — awaited when exit() is
-// asynchronous (TaskGroup waits for its children), called when not (Timeout).
-template <class Scope, class Body>
-auto run_scope(Scope& scope, Body body) -> Coro<scope_result_t<Body, Scope>> {
-  using R = scope_result_t<Body, Scope>;
-  constexpr bool async_exit = !std::is_void_v<decltype(scope.exit(std::exception_ptr{}))>;
-  scope.enter();
-  std::exception_ptr error;
-  std::optional<gathered_t<R>> value;
-  try {
-    if constexpr (std::is_void_v<R>) {
-      co_await make_body(body, scope);
-      value.emplace();
-    } else {
-      value.emplace(co_await make_body(body, scope));
-    }
-  } catch (...) {
-    error = std::current_exception();
-  }
-  if constexpr (async_exit) co_await scope.exit(std::move(error));
-  else scope.exit(std::move(error));
-  if constexpr (!std::is_void_v<R>) co_return std::move(*value);
-}
-
-}  // namespace detail
 
 class ASYNCUV_API Timeout : detail::TimerCall {
 public:
