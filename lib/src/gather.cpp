@@ -75,9 +75,7 @@ bool GatherWait::on_cancel(Suspension* s) noexcept {
   return any;
 }
 
-// Reads the reference count, which TaskCore keeps to itself otherwise: a
-// candidate for a TaskCore accessor.
-bool GatherWait::only_handle(const TaskCore& t) noexcept { return t.refs - (t.in_registry ? 1 : 0) == 1; }
+bool GatherWait::only_handle(const TaskCore& t) noexcept { return t.sole_handle(); }
 
 void GatherWait::await_resume() {
   if (task) task->throw_if_cancelled();

@@ -98,6 +98,15 @@ void TaskRegistry::cancel_all() {
   }
 }
 
+std::vector<TaskCore*> TaskRegistry::pending_tasks() const {
+  std::vector<TaskCore*> tasks;
+  for (TaskCore* t = tasks_; t; t = t->next_task) {
+    if (!t->done()) tasks.push_back(t);
+  }
+  std::reverse(tasks.begin(), tasks.end());  // the list is newest first
+  return tasks;
+}
+
 }  // namespace asyncuv::detail
 
 namespace asyncuv {
@@ -110,11 +119,8 @@ AnyTask current_task() {
 std::vector<AnyTask> all_tasks() {
   std::vector<AnyTask> tasks;
   if (detail::TaskRegistry* r = detail::TaskRegistry::find(get_running_loop())) {
-    for (detail::TaskCore* t = r->first(); t; t = t->next_task) {
-      if (!t->done()) tasks.emplace_back(t);
-    }
+    for (detail::TaskCore* t : r->pending_tasks()) tasks.emplace_back(t);
   }
-  std::reverse(tasks.begin(), tasks.end());  // creation order
   return tasks;
 }
 

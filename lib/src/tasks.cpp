@@ -129,7 +129,6 @@ void TaskCore::deliver_pending_cancel(Suspension* s) noexcept {
   else wake();
 }
 
-namespace {
 
 // Cancelling a task that awaits a task that awaits a task... hands the cancel
 // on through each suspension's hook, which cancels what it waits for: done
@@ -179,7 +178,9 @@ private:
   bool once_each_ = false;  // cancel_each: a task's targets are visited once
 };
 
+namespace {
 thread_local CancelWalk cancel_walk;
+}  // namespace
 
 void CancelWalk::run(TaskCore* t) noexcept {
   const bool outermost = !walking_;
@@ -261,7 +262,6 @@ void CancelWalk::cancel_each(TaskCore* first) noexcept {
   for (TaskCore* t = first; t; t = t->next_task) t->cancel_seen = false;
 }
 
-}  // namespace
 
 bool TaskCore::cancel() noexcept {
   if (done()) return false;

@@ -88,6 +88,29 @@ struct ASYNCUV_API TaskCore : ReadyNode {
     if (has_error) error.~exception_ptr();
   }
 
+private:
+  // The fields belong to the task module: the frame's own machinery (the
+  // promise, Coro's awaiter, the reaper), the loop's walk, the registry, the
+  // cancel walk, sleep's wake-up and the tracer. Everything else uses the
+  // intention-named operations below.
+  template <class T>
+  friend struct PromiseBase;
+  template <class T>
+  friend struct Promise;
+  template <class T>
+  friend class asyncuv::Coro;
+  friend class FrameReaper;
+  friend struct FinalAwaiter;
+  friend class TaskRegistry;
+  friend class CancelWalk;
+  friend struct TraceBuffer;  // the tracer (trace.cpp) reads state, names and numbers
+  friend void trace_created(TraceBuffer& b, const TaskCore* t) noexcept;
+  friend void trace_step(TraceBuffer& b, const TaskCore* t) noexcept;
+  friend void trace_suspended(TraceBuffer& b, const TaskCore* t, const char* on) noexcept;
+  friend void trace_finished(TraceBuffer& b, const TaskCore* t) noexcept;
+  friend void trace_abandoned(TraceBuffer& b, const TaskCore* t) noexcept;
+  friend ReadyNode* claim_sleeper(TimerEntry* e) noexcept;
+
   std::uint32_t refs = 0;  // Task handles + 1 while pending
   State state = State::pending;
   bool is_task : 1 = false;
@@ -123,6 +146,7 @@ struct ASYNCUV_API TaskCore : ReadyNode {
   };
   std::uint64_t id = 0;  // the N of "Task-N"
 
+public:
   void capture_exception() noexcept;
   std::exception_ptr kept_exception() noexcept;
 
@@ -163,6 +187,9 @@ struct ASYNCUV_API TaskCore : ReadyNode {
   void remove_shared_listener(Listener* l) noexcept;
 
   void incref() noexcept { ++refs; }
+  // Exactly one Task handle holds it (besides the registry's reference,
+  // which lasts while in_registry): its holder may move the result out.
+  bool sole_handle() const noexcept { return refs - (in_registry ? 1 : 0) == 1; }
   void decref() noexcept {
     if (--refs <= 1) [[unlikely]] last_references();
   }

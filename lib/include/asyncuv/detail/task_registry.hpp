@@ -41,8 +41,8 @@ public:
   // retrieved: report it after this pass, promptly. Only such tasks are
   // looked at, not the whole registry (which may hold a million tasks).
   void report_soon(TaskCore* t) noexcept;
-  // The first task (pending and finished ones, newest first): all_tasks().
-  TaskCore* first() const noexcept { return tasks_; }
+  // The tasks not done yet, in creation order (asyncio.all_tasks()).
+  std::vector<TaskCore*> pending_tasks() const;
   std::size_t pending() const noexcept { return pending_; }
   // Sweeps so far and the tasks they walked over (for tests: a sweep is
   // amortised O(1) per finished task, never a walk per event).
