@@ -1,4 +1,4 @@
-// handle.cpp — the single close path of owned libuv handles.
+// owned_handle.cpp — the single close path of owned libuv handles.
 #include "asyncuv/detail/owned_handle.hpp"
 
 namespace asyncuv::detail {

@@ -25,13 +25,18 @@ struct StopWhenDone : Listener, Callback {
   }
 };
 
+void cancel_main(void* main) noexcept {
+  auto* task = static_cast<TaskCore*>(main);
+  if (!task->done()) task->cancel();
+}
+
 }  // namespace
 
 void run_main_task(EventLoop& loop, TaskCore& main) {
   StopWhenDone stopper(&loop);
   main.add_listener(&stopper);
   SignalHandlers& signals = LoopAccess::signal_handlers(loop);
-  signals.watch_interrupt(main);  // Ctrl-C cancels main, as asyncio.run()'s
+  signals.watch_interrupt(&cancel_main, &main);  // Ctrl-C cancels main, as asyncio.run()'s
   LoopAccess::keep_alive(loop, true);
   LoopAccess::run_until_stopped(loop);
   LoopAccess::keep_alive(loop, false);

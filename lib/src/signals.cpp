@@ -8,7 +8,7 @@
 
 #include <string>
 
-#include "asyncuv/coroutines.hpp"
+#include "asyncuv/detail/loop_access.hpp"
 #include "asyncuv/events.hpp"
 #include "asyncuv/exceptions.hpp"
 
@@ -93,14 +93,15 @@ void SignalHandlers::on_signal(uv_signal_t* h, int) {
   }
 }
 
-bool SignalHandlers::watch_interrupt(TaskCore& main) {
+bool SignalHandlers::watch_interrupt(InterruptFn on_interrupt, void* arg) {
   if (!on_main_thread() || !sigint_is_default()) return false;
-  main_ = &main;
+  interrupt_fn_ = on_interrupt;
+  interrupt_arg_ = arg;
   interrupts_ = 0;
   return start(interrupt_, this, &SignalHandlers::on_interrupt, SIGINT) == 0;
 }
 
-// asyncio.Runner._on_sigint, first call: cancel the main task. Stopping the
+// asyncio.Runner._on_sigint, first call: run() cancels its main task. Stopping the
 // watch gives SIGINT back its default disposition at once, so a second
 // Ctrl-C while main cleans up ends the process, as asyncio's default
 // handler would by raising KeyboardInterrupt there.
@@ -108,7 +109,7 @@ void SignalHandlers::on_interrupt(uv_signal_t* h, int) {
   auto* self = static_cast<SignalHandlers*>(h->data);
   ++self->interrupts_;
   self->unwatch_interrupt();
-  if (!self->main_->done()) self->main_->cancel();
+  self->interrupt_fn_(self->interrupt_arg_);
 }
 
 }  // namespace detail

@@ -1,9 +1,12 @@
 // asyncuv/events.hpp — the event loop (asyncio.events).
 //
 // One EventLoop per run(): a libuv loop plus what asyncio keeps beside it —
-// a ready queue (call_soon), a timer heap behind a single uv_timer_t
-// (call_later / sleep), the registry of unfinished tasks (so that run() can
-// cancel them) and the exception handler. Only events.cpp calls uv_run.
+// a ready queue of nodes (detail/ready_queue.hpp: call_soon, task steps), a
+// timer heap behind a single uv_timer_t (detail/timer_heap.hpp: call_later,
+// sleep), the owned handles (detail/owned_handle.hpp), the signal table and
+// the exception handler. Only events.cpp calls uv_run. It knows nothing of
+// tasks: the task module keeps its registry in the loop as an opaque
+// LoopExtension and runs task nodes itself (run_nodes).
 //
 // The public callback API is asyncio's: call_soon / call_later / call_at
 // return a Handle / TimerHandle that can cancel the call, and

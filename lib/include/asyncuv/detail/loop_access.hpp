@@ -14,7 +14,7 @@ namespace asyncuv::detail {
 
 struct LoopAccess {
   static void schedule(EventLoop& l, Callback* c) noexcept { l.schedule(c); }
-  // A task is a node of its own kind: the loop hands it to step_task().
+  // A task is a node of its own kind: the loop hands it to run_nodes().
   static void schedule_task(EventLoop& l, ReadyNode* task) noexcept { l.push_ready(task, ReadyQueue::task_tag); }
   static void add_timer(EventLoop& l, TimerEntry* e) { l.add_timer(e); }
   static void remove_timer(EventLoop& l, TimerEntry* e) noexcept { l.remove_timer(e); }

@@ -23,7 +23,6 @@ class EventLoop;
 
 namespace asyncuv::detail {
 
-struct TaskCore;
 
 // The user's callable with its arguments, called once per delivery.
 struct SignalCallback {
@@ -49,11 +48,13 @@ public:
   void add(int sig, std::shared_ptr<SignalCallback> callback);
   bool remove(int sig);
 
-  // run()'s Ctrl-C: the first SIGINT cancels `main` and gives SIGINT back
-  // its default disposition, so a second one ends the process. Installed
-  // only on the main thread and when SIGINT has its default disposition, as
-  // asyncio.run() does; false when not installed.
-  bool watch_interrupt(TaskCore& main);
+  // run()'s Ctrl-C: the first SIGINT calls on_interrupt(arg) (run() cancels
+  // its main task) and gives SIGINT back its default disposition, so a
+  // second one ends the process. Installed only on the main thread and when
+  // SIGINT has its default disposition, as asyncio.run() does; false when
+  // not installed.
+  using InterruptFn = void (*)(void* arg) noexcept;
+  bool watch_interrupt(InterruptFn on_interrupt, void* arg);
   void unwatch_interrupt() noexcept { interrupt_.close(); }
   int interrupt_count() const noexcept { return interrupts_; }
 
@@ -70,7 +71,8 @@ private:
   EventLoop& loop_;
   std::map<int, Entry> entries_;  // by signal number; nodes never move
   OwnedHandle<uv_signal_t> interrupt_;
-  TaskCore* main_ = nullptr;
+  InterruptFn interrupt_fn_ = nullptr;
+  void* interrupt_arg_ = nullptr;
   int interrupts_ = 0;
 };
 
