@@ -356,18 +356,16 @@ void DoneCallbackListener::fire(Listener* l, TaskCore& t, Fate fate) noexcept {
 
 // ---- done callbacks run through the loop ----
 
-struct DoneCallbacks::Post : Callback {
+struct DoneCallbacks::Post : Callback, ListLink {
   Post(DoneCallbacks* o, TaskCore* t) noexcept : Callback(&DoneCallbacks::run_post), owner(o), task(t) {}
   static void* operator new(std::size_t size) { return allocate_frame(size); }
   static void operator delete(void* p, std::size_t size) noexcept { deallocate_frame(p, size); }
   DoneCallbacks* owner;  // null once the owner is gone or has flushed it
   TaskCore* task;        // holds a reference; null once fn ran (flush)
-  Post* prev = nullptr;  // the owner's queued posts
-  Post* next_post = nullptr;
 };
 
 DoneCallbacks::~DoneCallbacks() {
-  for (Post* p = first_; p; p = p->next_post) p->owner = nullptr;  // they still hold their tasks
+  while (Post* p = posts_.pop_front()) p->owner = nullptr;  // they still hold their tasks
 }
 
 void DoneCallbacks::post(TaskCore& t) noexcept {
@@ -381,15 +379,12 @@ void DoneCallbacks::post(TaskCore& t) noexcept {
   }
   if (!p) return fn_(this, t);  // no loop or out of memory: early is better than never
   t.incref();
-  p->prev = last_;
-  (last_ ? last_->next_post : first_) = p;
-  last_ = p;
+  posts_.push_back(p);
   schedule(*loop, static_cast<Callback*>(p));
 }
 
 void DoneCallbacks::unlink(Post* p) noexcept {
-  (p->prev ? p->prev->next_post : first_) = p->next_post;
-  (p->next_post ? p->next_post->prev : last_) = p->prev;
+  IntrusiveList<Post>::unlink(p);
   p->owner = nullptr;
 }
 
@@ -408,7 +403,7 @@ void DoneCallbacks::run_post(Callback* c, Fate fate) noexcept {
 // The posts stay queued in the loop; when their turn comes they find
 // nothing to do.
 void DoneCallbacks::flush() noexcept {
-  while (Post* p = first_) {
+  while (Post* p = posts_.front()) {
     unlink(p);
     TaskCore* t = std::exchange(p->task, nullptr);
     fn_(this, *t);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "coroutines.hpp"
+#include "detail/intrusive_list.hpp"
 
 namespace asyncuv {
 
@@ -122,8 +123,7 @@ private:
   struct Post;
   void unlink(Post* p) noexcept;
   Fn fn_;
-  Post* first_ = nullptr;  // queued posts, oldest first
-  Post* last_ = nullptr;
+  IntrusiveList<Post> posts_;  // queued, oldest first
 };
 
 struct ASYNCUV_API DoneCallbackListener : Listener {
