@@ -1,8 +1,10 @@
 // test_trace.cpp — the task timeline (trace.hpp): what is recorded, in what
 // order, on what tasks wait; the Chrome JSON (checked with Python's json by
 // test/trace_check.py) and the SVG (parsed here, and by trace_check.py with
-// xml.etree); recording off records nothing; cancelled, failing and
-// abandoned tasks, and a recorder stopped while its loop runs.
+// xml.etree); recording off records nothing, nor another thread's loops;
+// cancelled, failing and abandoned tasks, and a recorder stopped while its
+// loop runs. (Which recorder the loop's hooks write to is
+// test_detail_trace.cpp's.)
 #include <unistd.h>
 
 #include <cmath>
@@ -14,6 +16,7 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "test_support.hpp"
@@ -110,21 +113,37 @@ SvgChart parse_svg(const std::string& svg) {
   return chart;
 }
 
+// Runs a loop whose main task creates one task named `name`, and awaits it.
+void run_named(const std::string& name) {
+  run([](std::string n) -> Coro<void> { co_await create_task(sleeper(0.001, 1), n); }(name));
+}
+
 }  // namespace
 
 TEST_CASE("recording off records nothing; a recorder sees only what ran while it recorded") {
-  CHECK(detail::trace_buffer == nullptr);
-  run([]() -> Coro<void> { co_await create_task(sleeper(0.001, 1)); }());
+  run_named("before");  // no recorder yet
   tr::Recorder rec;
   CHECK(rec.recording());
-  CHECK(detail::trace_buffer != nullptr);
   tr::Trace t = rec.stop();
   CHECK(!rec.recording());
-  CHECK(detail::trace_buffer == nullptr);
   CHECK(t.events.empty());
-  run([]() -> Coro<void> { co_await create_task(sleeper(0.001, 1)); }());  // stopped: not recorded
-  CHECK(t.events.empty());
+  run_named("between");  // stopped: not recorded, by it or by the next one
   CHECK_THROWS_AS(rec.stop(), RuntimeError);
+  tr::Recorder next;
+  run_named("after");
+  const tr::Trace later = next.stop();
+  CHECK(story(later, "before").empty());
+  CHECK(story(later, "between").empty());
+  CHECK(story(later, "after") == Log{"created", "started", "suspended:sleep", "resumed", "done"});
+}
+
+TEST_CASE("a recorder records its own thread's loops only") {
+  tr::Recorder rec;
+  std::thread([] { run_named("elsewhere"); }).join();
+  run_named("here");
+  const tr::Trace t = rec.stop();
+  CHECK(story(t, "elsewhere").empty());
+  CHECK(story(t, "here") == Log{"created", "started", "suspended:sleep", "resumed", "done"});
 }
 
 TEST_CASE("a task's life in order: created, started, suspended on what, resumed, done") {
@@ -252,7 +271,6 @@ TEST_CASE("a loop torn down with tasks pending, a recorder stopped while its loo
     co_return;
   }());
   const tr::Trace t = outer.stop();
-  CHECK(detail::trace_buffer == nullptr);
   CHECK(reports == Log{"Task was destroyed but it is pending!"});
   CHECK(story(t, "sleeper").back() == "cancelled");
   CHECK(story(t, "stubborn").back() == "abandoned");
