@@ -210,7 +210,7 @@ print(" ".join(sorted(t["name"] for t in json.load(sys.stdin))))')
     fi
     meson setup "$dir" "$src" --wrap-mode=nodownload --force-fallback-for=libuv,doctest,cxxopts \
       -Ddefault_library=shared -Dbench=disabled &&
-      ninja -C "$dir" demo/asyncuv-demo test/test_coroutines test/test_gather test/test_queues || return 1
+      ninja -C "$dir" demo/asyncuv-demo test/test_coroutines test/test_gather test/test_queues test/test_queue_kinds || return 1
     # Each fallback was used, not the installed package.
     grep -E "Subproject (libuv|doctest|cxxopts) finished" "$dir/meson-logs/meson-log.txt" | sort -u
     [ "$(grep -cE "^Subproject (libuv|doctest|cxxopts) finished" "$dir/meson-logs/meson-log.txt")" -eq 3 ] &&
@@ -229,7 +229,7 @@ print(" ".join(sorted(t["name"] for t in json.load(sys.stdin))))')
       echo "cxxopts: 3.1.1 header from libcxxopts-dev (no source tarball served)"
   }
   check fallbacks fallbacks
-  [ -f build/fallbacks/build.ninja ] && suites build/fallbacks coroutines gather queues
+  [ -f build/fallbacks/build.ninja ] && suites build/fallbacks coroutines gather queues queue_kinds
 
   check valgrind-demo valgrind --leak-check=full --show-leak-kinds=definite,indirect,possible \
     --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1 \

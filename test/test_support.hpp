@@ -54,6 +54,9 @@ inline std::string show(int v) { return std::to_string(v); }
 inline std::string show(const std::string& v) { return v; }
 inline std::string show(const std::tuple<int, int>& v) { return show(std::get<0>(v)) + "," + show(std::get<1>(v)); }
 
+// The running loop's time().
+inline double now() { return get_running_loop().time(); }
+
 // How an awaitable ended, as text: "value 3", "ok", "TimeoutError", ...
 template <class T>
 Coro<std::string> outcome(Coro<T> c) {
@@ -78,6 +81,17 @@ Coro<std::string> outcome(Coro<T> c) {
 template <class T>
 Coro<T> awaited(Task<T> t) {
   co_return co_await t;
+}
+
+// Awaits t and says whether it ended in CancelledError.
+template <class T>
+Coro<bool> ends_cancelled(Task<T> t) {
+  try {
+    co_await t;
+  } catch (const CancelledError&) {
+    co_return true;
+  }
+  co_return false;
 }
 
 template <class T>

@@ -1,4 +1,4 @@
-"""Timer-driven wake-ups against a sleep(0) ticker, for test_interleaving.cpp.
+"""Timer-driven wake-ups against a sleep(0) ticker, for test_timer_passes.cpp.
 
 Each scenario prints one line: its log, in order. The loop is blocked (the
 whole thread sleeps) while several timers come due, so that they are overdue
