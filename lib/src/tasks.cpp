@@ -319,7 +319,12 @@ void TaskAwaitBase::resumed() {
 // ---- the loop's turn of a task ----
 
 void run_nodes(std::uintptr_t link) noexcept {
-  Running& running = Running::now;
+  // g++ recomputes a thread-local's address after every call (two
+  // instructions, twice per step); hidden behind an empty asm, the address is
+  // an ordinary pointer that stays in a register for the whole walk.
+  Running* here = &Running::now;
+  asm("" : "+r"(here));
+  Running& running = *here;
   while (link) {
     ReadyNode* n = ReadyQueue::node(link);
     const bool is_task = ReadyQueue::is_task(link);
