@@ -39,7 +39,7 @@ struct ASYNCUV_API Callback : ReadyNode {
 // One pass's walk over the nodes it took from the queue (the first link):
 // a callback runs through its function pointer, a task takes one step. It
 // lives in the task module (tasks.cpp), where a task's step is inlined into
-// the walk: a call per task step would cost every await a tenth more.
+// the walk: a call per task step cost the yield benchmark 18% more instructions.
 ASYNCUV_API void run_nodes(std::uintptr_t first) noexcept;
 
 // A FIFO of tagged links: call_soon's queue, and the queue other threads
