@@ -246,8 +246,13 @@ TEST_CASE("what a task waits on: gather, lock, event, queue, future, thread, wai
   CHECK(waits_on("fut_waiter") == Log{"future"});
   CHECK(waits_on("threaded") == Log{"thread"});
   const std::string main = t.task_name(t.events.front().task);
-  // (the tasks it awaits after the gather are done by then: no suspension)
-  CHECK(waits_on(main) == Log{"sleep", "gather", "wait", "taskgroup"});
+  // The tasks it awaits after the gather are usually done by then, so no
+  // suspension; but the thread's may still run (a slow, sanitized build):
+  // waiting on a task then shows as "task", in its place.
+  Log main_waits = waits_on(main);
+  std::erase(main_waits, std::string("task"));
+  CHECK(main_waits == Log{"sleep", "gather", "wait", "taskgroup"});
+  CHECK(waits_on(main).size() <= main_waits.size() + 3);
 }
 
 TEST_CASE("a loop torn down with tasks pending, a recorder stopped while its loop runs: clean") {
