@@ -47,8 +47,8 @@ done
 echo
 echo "| peer | spawns/s (median of $runs) | × raw libuv's rate | parent CPU µs per spawn (median) | × raw libuv's CPU |"
 echo "|---|---:|---:|---:|---:|"
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-field() { grep "peer=$1 " "$results" | tr ' ' '\n' | grep "^$2=" | cut -d= -f2; }
+# shellcheck source=results.sh
+. "$here/results.sh"
 base=$(field libuv per_s | median)
 base_cpu=$(field libuv cpu_us | median)
 for p in "${peers[@]}"; do

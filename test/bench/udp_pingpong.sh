@@ -62,8 +62,8 @@ done
 echo
 echo "| server | srv_cpu_us per round trip (median of $runs) | × raw libuv | req/s (median) | p50 µs | lost |"
 echo "|---|---:|---:|---:|---:|---:|"
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-field() { grep "peer=$1 " "$results" | tr ' ' '\n' | grep "^$2=" | cut -d= -f2; }
+# shellcheck source=results.sh
+. "$here/results.sh"
 base=$(field libuv srv_cpu_us | median)
 for s in "${servers[@]}"; do
   cpu=$(field "$s" srv_cpu_us | median)
